@@ -1,0 +1,18 @@
+# The README's two commands: `make demo` (the main job) and `make test` (install + all tests).
+.PHONY: demo test bootstrap dev-up dev-down
+
+demo:
+	hack/bootstrap.sh
+	.venv/bin/shadowgate demo
+
+test:
+	hack/test.sh
+
+bootstrap:
+	hack/bootstrap.sh
+
+dev-up:
+	.venv/bin/shadowgate dev up
+
+dev-down:
+	.venv/bin/shadowgate dev down

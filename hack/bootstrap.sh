@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything shadowgate's demo and tests need on a fresh machine of this kind:
+# Debian's prometheus (with promtool), a Python virtualenv with the project and its dev
+# tools, and the Go-built Kubernetes/etcd/helm binaries (cached outside the repo).
+# Safe to run again: each step is skipped when its result is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v prometheus >/dev/null || need_apt+=(prometheus)
+command -v openssl >/dev/null || need_apt+=(openssl)
+if ((${#need_apt[@]})); then
+  echo "bootstrap: apt-get install ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.shadowgate-installed
+if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+  echo "bootstrap: pip install -e .[dev] (torch is large the first time; pip's cache serves later runs)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  touch "$stamp"
+fi
+
+hack/build-binaries.sh

@@ -1,0 +1,1 @@
+"""The ``shadowgate`` command line: one module per subcommand, each exposing ``register``."""
