@@ -1,0 +1,129 @@
+"""Observations: what a source measured for one gate, in one of a few plain shapes.
+
+A source (Prometheus, the offline evaluation results, the operator's own checks) returns
+exactly one observation per gate; ``evaluating.evaluate`` turns it into a verdict. A
+source that could not measure returns ``Unavailable`` with the reason (``NoData`` or
+``QueryError``) instead of raising, so an outage becomes Inconclusive, never a number.
+
+Which shape each gate kind expects:
+- threshold, relative, weighted -> ``Values`` (keyed by the metric strings in the spec;
+  for weighted, by ``WeightedSpec.metric_for(key)``)
+- proportion -> ``Counts``
+- latency -> ``Quantiles``
+- check -> ``Checks``
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shadowgate.core.verdicts import InconclusiveReason
+
+
+@dataclass(frozen=True)
+class Values:
+    """Metric values per arm. A metric missing from a mapping (or None/NaN) is no data.
+    ``*_samples`` is how many units the values rest on (golden-set size, requests), if known."""
+
+    candidate: Mapping[str, float | None]
+    baseline: Mapping[str, float | None] = field(default_factory=dict)
+    candidate_samples: int | None = None
+    baseline_samples: int | None = None
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Events out of trials per arm (e.g. no-clicks out of decided impressions)."""
+
+    candidate_events: int
+    candidate_trials: int
+    baseline_events: int
+    baseline_trials: int
+
+    def __post_init__(self) -> None:
+        for name in ("candidate", "baseline"):
+            events, trials = getattr(self, f"{name}_events"), getattr(self, f"{name}_trials")
+            if trials < 0 or events < 0 or events > trials:
+                raise ValueError(f"{name}: need 0 <= events <= trials, got {events}/{trials}")
+
+
+@dataclass(frozen=True)
+class QuantileArm:
+    """One arm's percentiles (quantile -> seconds; None = no data) and its observation count."""
+
+    values: Mapping[float, float | None]
+    count: int
+
+
+@dataclass(frozen=True)
+class Quantiles:
+    candidate: QuantileArm
+    baseline: QuantileArm | None = None
+
+
+@dataclass(frozen=True)
+class Checks:
+    """Outcome of each named operator check (missing = not performed yet)."""
+
+    results: Mapping[str, bool]
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """The source could not measure: ``reason`` is NoData or QueryError."""
+
+    reason: InconclusiveReason
+    detail: str = ""
+
+
+Observation = Values | Counts | Quantiles | Checks | Unavailable
+
+
+def lookup(results: Mapping[str, Any], key_path: str) -> float | None:
+    """A number from a nested results mapping by dotted key path, or None if absent.
+
+    Keys may themselves contain dots or '@' (``recall@3``): at each level the longest
+    key that matches a prefix of the remaining path wins, so ``retrieval.slices.
+    iyashikei.recall@3`` finds ``{"retrieval": {"slices": {"iyashikei": {"recall@3": x}}}}``.
+    """
+    node: Any = results
+    rest = key_path
+    while rest:
+        if not isinstance(node, Mapping):
+            return None
+        match = None
+        for key in sorted((k for k in node if isinstance(k, str)), key=len, reverse=True):
+            if rest == key or rest.startswith(key + "."):
+                match = key
+                break
+        if match is None:
+            return None
+        node = node[match]
+        rest = rest[len(match) + 1 :]
+    if isinstance(node, bool) or not isinstance(node, int | float):
+        return None
+    value = float(node)
+    return None if math.isnan(value) else value
+
+
+def values_from_results(
+    metrics: list[str],
+    candidate: Mapping[str, Any],
+    baseline: Mapping[str, Any] | None = None,
+    samples_key: str | None = None,
+) -> Values:
+    """Build a ``Values`` observation from two evaluation-results mappings (pure helper for
+    the evaluation source). ``samples_key`` is a key path to the number of examples."""
+    base = baseline or {}
+    cand_n = lookup(candidate, samples_key) if samples_key else None
+    base_n = lookup(base, samples_key) if samples_key and baseline is not None else None
+    return Values(
+        candidate={m: lookup(candidate, m) for m in metrics},
+        baseline={m: lookup(base, m) for m in metrics} if baseline is not None else {},
+        candidate_samples=int(cand_n) if cand_n is not None else None,
+        baseline_samples=int(base_n) if base_n is not None else None,
+    )
