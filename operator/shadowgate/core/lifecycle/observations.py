@@ -1,0 +1,91 @@
+"""What one reconcile saw, and the actions it may ask the controller to apply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shadowgate.core.lifecycle.spec import LifecycleSpec
+from shadowgate.core.verdicts import GateResult
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The candidate's model-server Deployment as the controller found it."""
+
+    exists: bool = False
+    available: bool = False
+    # Set when Kubernetes already says it will not become ready (ProgressDeadlineExceeded).
+    failure: str = ""
+
+
+@dataclass(frozen=True)
+class Observations:
+    spec: LifecycleSpec
+    generation: int
+    target_found: bool = True
+    target_message: str = ""
+    # Candidates for the same target created before this one that still hold or wait for it.
+    queue_ahead: int = 0
+    candidate: Workload = Workload()
+    # The production Deployment serves the candidate's model and that rollout is Available.
+    production_promoted: bool = False
+    # None when no analysis ran this reconcile (not due, or not an analysing phase).
+    # An empty tuple means the phase has no gates.
+    gates: tuple[GateResult, ...] | None = None
+    # Shadow: mirrored requests since the phase began; Canary: decided samples in the step.
+    samples: int | None = None
+
+
+# Actions. Each is idempotent: applying it twice has the effect of applying it once.
+
+
+@dataclass(frozen=True)
+class EnsureWorkload:
+    """Create or update the candidate's Deployment and Service."""
+
+
+@dataclass(frozen=True)
+class DeleteWorkload:
+    """Remove the candidate's Deployment and Service (gone already is fine)."""
+
+
+@dataclass(frozen=True)
+class SetRoutes:
+    primary_weight: int
+    canary_weight: int
+    mirror_percent: int
+
+
+@dataclass(frozen=True)
+class RestoreRoutes:
+    """Production routing: 100 % primary, no candidate backend, no mirror."""
+
+
+@dataclass(frozen=True)
+class PromoteProduction:
+    """Point the production Deployment at the candidate's model (archive and version)."""
+
+
+@dataclass(frozen=True)
+class EmitEvent:
+    reason: str
+    message: str
+    warning: bool = False
+
+
+@dataclass(frozen=True)
+class RecordRollback:
+    """Traffic is back at weight 0 after a decisive failure observed at ``failed_at``."""
+
+    failed_at: str
+
+
+Action = (
+    EnsureWorkload
+    | DeleteWorkload
+    | SetRoutes
+    | RestoreRoutes
+    | PromoteProduction
+    | EmitEvent
+    | RecordRollback
+)

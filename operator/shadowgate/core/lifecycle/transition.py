@@ -1,0 +1,388 @@
+"""The one transition function: ``(status, observations, now) -> (next status, actions)``.
+
+Every phase change of a Candidate happens here and nowhere else. The controller applies the
+returned actions first and patches the returned status second, so an operator killed between
+the two recomputes the same decision from the same status and repeats only idempotent actions;
+the history entry is written once, with the status that records the new phase.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shadowgate.core.lifecycle import conditions, gating
+from shadowgate.core.lifecycle.observations import (
+    Action,
+    DeleteWorkload,
+    EmitEvent,
+    EnsureWorkload,
+    Observations,
+    PromoteProduction,
+    RecordRollback,
+    RestoreRoutes,
+    SetRoutes,
+)
+from shadowgate.core.lifecycle.phases import InconclusiveAction, Phase, Promotion
+from shadowgate.core.lifecycle.status import HISTORY_LIMIT, HistoryEntry, Status, format_time
+
+# Timer ticks jitter by a few tens of milliseconds; an analysis 50 ms early is still due.
+_DUE_SLACK_S = 0.05
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: Status
+    actions: tuple[Action, ...]
+
+
+def analysis_due(status: Status, interval_s: float, now: datetime) -> bool:
+    """Whether the controller should evaluate gates before calling ``transition``."""
+    if not status.phase.analysing:
+        return False
+    if status.last_analysis is None:
+        return True
+    return (now - status.last_analysis).total_seconds() >= interval_s - _DUE_SLACK_S
+
+
+def transition(status: Status, obs: Observations, now: datetime) -> Decision:
+    return _Run(status, obs, now).decide()
+
+
+class _Run:
+    def __init__(self, status: Status, obs: Observations, now: datetime) -> None:
+        self.s = dataclasses.replace(status, observed_generation=obs.generation)
+        self.obs = obs
+        self.spec = obs.spec
+        self.now = now
+        self.actions: list[Action] = []
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def update(self, **changes: Any) -> None:
+        self.s = dataclasses.replace(self.s, **changes)
+
+    def emit(self, reason: str, message: str, warning: bool = False) -> None:
+        self.actions.append(EmitEvent(reason=reason, message=message, warning=warning))
+
+    def goto(self, phase: Phase, reason: str, message: str, warning: bool = False, **changes: Any) -> None:
+        entry = HistoryEntry(
+            from_phase=str(self.s.phase),
+            to_phase=str(phase),
+            reason=reason,
+            message=message,
+            time=self.now,
+            generation=self.obs.generation,
+        )
+        history = (*self.s.history, entry)[-HISTORY_LIMIT:]
+        self.update(phase=phase, phase_since=self.now, reason=reason, message=message, history=history)
+        self.update(**changes)
+        self.emit(reason, message, warning)
+
+    def elapsed(self, since: datetime | None) -> float:
+        return (self.now - since).total_seconds() if since else 0.0
+
+    def cleanup(self) -> None:
+        """Put production routing back (only if this Candidate changed it) and remove the workload."""
+        if self.s.routes_touched:
+            self.actions.append(RestoreRoutes())
+        self.actions.append(DeleteWorkload())
+
+    def decide(self) -> Decision:
+        if not self.s.phase.terminal:
+            self.step()
+        self.update(conditions=conditions.derive(self.s, self.now))
+        return Decision(status=self.s, actions=tuple(self.actions))
+
+    # -- the rules, in priority order ------------------------------------------------------
+
+    def step(self) -> None:
+        spec, phase = self.spec, self.s.phase
+        if spec.abort:
+            self.cleanup()
+            self.goto(Phase.ABORTED, "Aborted", f"aborted by spec.abort in {phase}", warning=True)
+            return
+        if not self.s.fingerprint or not phase.holds_target:
+            self.update(fingerprint=spec.fingerprint)
+        elif self.s.fingerprint != spec.fingerprint:
+            self.restart()
+            return
+        if not self.obs.target_found:
+            if phase.holds_target:
+                self.cleanup()
+            self.goto(Phase.FAILED, "TargetNotFound", self.obs.target_message or "target not found", True)
+            return
+        resumable = self.s.paused_from if phase is Phase.PAUSED else phase
+        if spec.approve and resumable is not None and resumable.approvable:
+            self.promote("Approved", "promotion approved by spec.approve")
+            return
+        if phase is Phase.PAUSED or (spec.paused and phase.pausable):
+            self.paused()
+            return
+        handler = _PHASES.get(phase)
+        if handler is not None:
+            handler(self)
+
+    def restart(self) -> None:
+        gen = self.obs.generation
+        if self.s.routes_touched:
+            self.actions.append(RestoreRoutes())
+        self.actions.append(EnsureWorkload())
+        self.goto(
+            Phase.DEPLOYING,
+            "SpecChanged",
+            f"generation {gen} changed the spec: analysis restarts from Deploying",
+            **_fresh_analysis(),
+            fingerprint=self.spec.fingerprint,
+            routes_touched=False,
+            paused_from=None,
+            paused_by="",
+        )
+
+    def paused(self) -> None:
+        if self.s.phase is not Phase.PAUSED:
+            self.goto(
+                Phase.PAUSED,
+                "Paused",
+                f"paused by spec.paused in {self.s.phase}",
+                paused_from=self.s.phase,
+                paused_by="user",
+            )
+            return
+        if self.spec.paused:
+            if self.s.paused_by != "user":
+                self.update(paused_by="user")  # the user now owns the pause
+            return
+        if self.s.paused_by == "user" and self.s.paused_from is not None:
+            # The step's clock restarts: evidence gathered while paused is not step evidence.
+            self.goto(
+                self.s.paused_from,
+                "Resumed",
+                f"resumed {self.s.paused_from}",
+                paused_from=None,
+                paused_by="",
+                step_since=self.now,
+                last_analysis=self.now,
+            )
+
+    # -- phases ----------------------------------------------------------------------------
+
+    def pending(self) -> None:
+        if self.obs.queue_ahead > 0:
+            self.goto(Phase.QUEUED, "Queued", f"{self.obs.queue_ahead} candidate(s) ahead for the target")
+        else:
+            self.deploy()
+
+    def queued(self) -> None:
+        if self.obs.queue_ahead == 0:
+            self.deploy()
+        else:
+            self.update(message=f"{self.obs.queue_ahead} candidate(s) ahead for the target")
+
+    def deploy(self) -> None:
+        self.actions.append(EnsureWorkload())
+        self.goto(Phase.DEPLOYING, "Deploying", "creating the candidate's model-server Deployment")
+
+    def deploying(self) -> None:
+        workload = self.obs.candidate
+        if workload.available:
+            self.emit("DeploymentReady", "the candidate's Deployment is Available")
+            self.after_deploy()
+        elif workload.failure:
+            self.cleanup()
+            self.goto(Phase.FAILED, "DeploymentFailed", workload.failure, True)
+        elif self.elapsed(self.s.phase_since) > self.spec.deploy_timeout_s:
+            self.cleanup()
+            self.goto(
+                Phase.FAILED,
+                "DeploymentTimedOut",
+                f"not Available within {self.spec.deploy_timeout_s:g}s",
+                True,
+            )
+        else:
+            self.actions.append(EnsureWorkload())
+
+    def after_deploy(self) -> None:
+        if self.spec.evaluation_enabled:
+            self.goto(Phase.EVALUATING, "Evaluating", "offline golden-set evaluation", **_fresh_analysis())
+        else:
+            self.after_evaluation()
+
+    def after_evaluation(self) -> None:
+        if self.spec.shadow_enabled:
+            pct = self.spec.mirror_percent
+            self.actions.append(SetRoutes(primary_weight=100, canary_weight=0, mirror_percent=pct))
+            self.goto(
+                Phase.SHADOW,
+                "ShadowStarted",
+                f"mirroring {pct}% of traffic to the candidate",
+                weight=0,
+                mirror_percent=pct,
+                routes_touched=True,
+                **_fresh_analysis(self.now),
+            )
+        else:
+            self.after_shadow()
+
+    def after_shadow(self) -> None:
+        if self.spec.canary_steps:
+            self.enter_step(0)
+        else:
+            self.ready_to_promote()
+
+    def enter_step(self, index: int) -> None:
+        weight = self.spec.canary_steps[index]
+        self.actions.append(SetRoutes(primary_weight=100 - weight, canary_weight=weight, mirror_percent=0))
+        message = f"step {index + 1}/{len(self.spec.canary_steps)}: {weight}% of traffic to the candidate"
+        changes = dict(
+            step=index,
+            step_since=self.now,
+            weight=weight,
+            mirror_percent=0,
+            routes_touched=True,
+            **_fresh_analysis(self.now),
+        )
+        if self.s.phase is Phase.CANARY:
+            self.update(reason="StepAdvanced", message=message, **changes)
+            self.emit("StepAdvanced", message)
+        else:
+            self.goto(Phase.CANARY, "StepAdvanced", message, **changes)
+
+    def ready_to_promote(self) -> None:
+        if self.spec.promotion is Promotion.AUTO:
+            self.promote("Promoting", "all gates passed")
+        elif self.s.reason != "AwaitingApproval":
+            self.update(reason="AwaitingApproval", message="all gates passed; set spec.approve to promote")
+            self.emit("AwaitingApproval", self.s.message)
+
+    def promote(self, reason: str, message: str) -> None:
+        self.actions.append(PromoteProduction())
+        self.goto(Phase.PROMOTING, reason, f"{message}: rolling the production Deployment to the candidate")
+
+    def analysing(self) -> None:
+        workload = self.obs.candidate
+        if not workload.available:
+            since = self.s.unavailable_since or self.now
+            self.update(unavailable_since=since)
+            if self.elapsed(since) >= self.spec.analysis_interval_s:
+                self.cleanup()
+                self.goto(
+                    Phase.FAILED,
+                    "CandidateUnavailable",
+                    workload.failure or "the candidate's Deployment stopped being Available",
+                    True,
+                )
+                return
+        elif self.s.unavailable_since is not None:
+            self.update(unavailable_since=None)
+        if self.obs.gates is None:
+            return
+        result = gating.fold(
+            self.s.gates, self.obs.gates, str(self.s.phase), self.spec.failure_limit, self.now
+        )
+        self.update(gates=result.gates, last_analysis=self.now)
+        if result.failed:
+            self.rollback("GateFailed", "; ".join(gating.describe(g) for g in result.failed))
+        elif result.inconclusive:
+            self.inconclusive(result)
+        else:
+            self.update(inconclusive_count=0)
+            self.progress()
+
+    def inconclusive(self, result: gating.Analysis) -> None:
+        count = self.s.inconclusive_count + 1
+        detail = "; ".join(gating.describe(g) for g in result.inconclusive)
+        self.update(inconclusive_count=count, reason="GateInconclusive", message=f"holding: {detail}")
+        if count == 1:
+            self.emit("GateInconclusive", detail)
+        if count < self.spec.inconclusive_limit:
+            return
+        action = self.spec.inconclusive_action
+        why = f"inconclusive for {count} analyses: {detail}"
+        if action is InconclusiveAction.ROLLBACK:
+            self.rollback("InconclusiveLimit", why)
+        elif action is InconclusiveAction.PAUSE:
+            self.goto(
+                Phase.PAUSED, "InconclusiveLimit", why, True, paused_from=self.s.phase, paused_by="policy"
+            )
+        elif count == self.spec.inconclusive_limit:
+            self.emit("InconclusiveLimit", f"holding as policy says: {why}", True)
+
+    def progress(self) -> None:
+        phase = self.s.phase
+        if phase is Phase.EVALUATING:
+            self.emit("EvaluationPassed", "offline gates passed")
+            self.after_evaluation()
+        elif phase is Phase.SHADOW:
+            if self.met(self.s.phase_since, self.spec.shadow_duration_s, self.spec.shadow_min_requests):
+                self.after_shadow()
+        elif phase is Phase.CANARY and self.s.step is not None:
+            if not self.met(self.s.step_since, self.spec.step_min_duration_s, self.spec.step_min_samples):
+                return
+            if self.s.step + 1 < len(self.spec.canary_steps):
+                self.enter_step(self.s.step + 1)
+            else:
+                self.ready_to_promote()
+
+    def met(self, since: datetime | None, min_duration_s: float, min_samples: int) -> bool:
+        """The phase's or step's minimum duration and minimum samples are both reached."""
+        return self.elapsed(since) >= min_duration_s and (self.obs.samples or 0) >= min_samples
+
+    def rollback(self, reason: str, message: str) -> None:
+        touched = self.s.routes_touched
+        self.cleanup()
+        if touched:
+            self.actions.append(RecordRollback(failed_at=format_time(self.now)))
+        self.goto(Phase.ROLLING_BACK, reason, message, True, failed_at=self.now, weight=0, mirror_percent=0)
+
+    def rolling_back(self) -> None:
+        if self.obs.candidate.exists:
+            self.cleanup()
+        else:
+            self.goto(
+                Phase.ROLLED_BACK, "RolledBack", f"rolled back: {self.s.message}", True, routes_touched=False
+            )
+
+    def promoting(self) -> None:
+        if self.obs.production_promoted:
+            self.actions.extend((RestoreRoutes(), DeleteWorkload()))
+            self.goto(
+                Phase.PROMOTED,
+                "Promoted",
+                "production serves the candidate's model",
+                weight=0,
+                mirror_percent=0,
+                step=None,
+                routes_touched=False,
+            )
+        elif self.elapsed(self.s.phase_since) > self.spec.promote_timeout_s:
+            self.cleanup()
+            self.goto(
+                Phase.FAILED,
+                "PromotionTimedOut",
+                f"production rollout not Available within {self.spec.promote_timeout_s:g}s",
+                True,
+                weight=0,
+                mirror_percent=0,
+            )
+        else:
+            self.actions.append(PromoteProduction())
+
+
+def _fresh_analysis(now: datetime | None = None) -> dict[str, Any]:
+    # A phase's first analysis waits one interval, so its gates see a full window of data.
+    return dict(last_analysis=now, inconclusive_count=0, unavailable_since=None)
+
+
+_PHASES = {
+    Phase.PENDING: _Run.pending,
+    Phase.QUEUED: _Run.queued,
+    Phase.DEPLOYING: _Run.deploying,
+    Phase.EVALUATING: _Run.analysing,
+    Phase.SHADOW: _Run.analysing,
+    Phase.CANARY: _Run.analysing,
+    Phase.PROMOTING: _Run.promoting,
+    Phase.ROLLING_BACK: _Run.rolling_back,
+}

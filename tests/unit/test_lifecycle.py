@@ -1,0 +1,509 @@
+"""Table-driven tests of the transition function over every phase and edge."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from shadowgate.core.lifecycle import observations as o
+from shadowgate.core.lifecycle.phases import InconclusiveAction, Phase, Promotion
+from shadowgate.core.lifecycle.spec import LifecycleSpec
+from shadowgate.core.lifecycle.status import GateStatus, Status
+from shadowgate.core.lifecycle.transition import analysis_due, transition
+from shadowgate.core.verdicts import Evidence, GateResult, InconclusiveReason, Verdict
+
+T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+SPEC = LifecycleSpec(
+    fingerprint="f1",
+    canary_steps=(10, 50),
+    step_min_duration_s=30,
+    step_min_samples=100,
+    evaluation_enabled=True,
+    shadow_duration_s=20,
+    shadow_min_requests=50,
+    analysis_interval_s=5,
+    deploy_timeout_s=60,
+    promote_timeout_s=60,
+    failure_limit=2,
+    inconclusive_limit=3,
+)
+UP = o.Workload(exists=True, available=True)
+DOWN = o.Workload(exists=True, available=False)
+GONE = o.Workload()
+
+
+def ok(name: str = "latency") -> GateResult:
+    return GateResult(gate=name, verdict=Verdict.PASS, evidence=Evidence(value=0.1, threshold=0.2))
+
+
+def bad(name: str = "latency", critical: bool = False) -> GateResult:
+    return GateResult(
+        gate=name, verdict=Verdict.FAIL, evidence=Evidence(value=0.3, threshold=0.2), critical=critical
+    )
+
+
+def unsure(name: str = "noclick") -> GateResult:
+    return GateResult(gate=name, verdict=Verdict.INCONCLUSIVE, reason=InconclusiveReason.NO_DATA)
+
+
+def st(phase: Phase, since_s: float = 0, **kw: Any) -> Status:
+    base: dict[str, Any] = dict(phase=phase, phase_since=T0 - timedelta(seconds=since_s), fingerprint="f1")
+    if phase in (Phase.SHADOW, Phase.CANARY, Phase.PROMOTING):
+        base["routes_touched"] = True
+    base.update(kw)
+    return Status(**base)
+
+
+def obs(spec: LifecycleSpec = SPEC, **kw: Any) -> o.Observations:
+    base: dict[str, Any] = dict(spec=spec, generation=1, candidate=UP)
+    base.update(kw)
+    return o.Observations(**base)
+
+
+def kinds(actions: tuple[o.Action, ...]) -> list[str]:
+    return [type(a).__name__ for a in actions if not isinstance(a, o.EmitEvent)]
+
+
+def events(actions: tuple[o.Action, ...]) -> list[str]:
+    return [a.reason for a in actions if isinstance(a, o.EmitEvent)]
+
+
+CASES = [
+    # Pending / Queued
+    pytest.param(
+        st(Phase.PENDING, fingerprint=""), obs(), Phase.DEPLOYING, ["EnsureWorkload"], id="pending-deploys"
+    ),
+    pytest.param(st(Phase.PENDING), obs(queue_ahead=2), Phase.QUEUED, [], id="pending-queues-behind-others"),
+    pytest.param(
+        st(Phase.PENDING),
+        obs(target_found=False, target_message="deployment x not found"),
+        Phase.FAILED,
+        [],
+        id="pending-missing-target-fails-untouched",
+    ),
+    pytest.param(st(Phase.QUEUED), obs(queue_ahead=1), Phase.QUEUED, [], id="queued-waits"),
+    pytest.param(
+        st(Phase.QUEUED), obs(queue_ahead=0), Phase.DEPLOYING, ["EnsureWorkload"], id="queued-to-deploying"
+    ),
+    # Deploying
+    pytest.param(
+        st(Phase.DEPLOYING), obs(candidate=DOWN), Phase.DEPLOYING, ["EnsureWorkload"], id="deploying-waits"
+    ),
+    pytest.param(st(Phase.DEPLOYING), obs(), Phase.EVALUATING, [], id="deploying-available-evaluates"),
+    pytest.param(
+        st(Phase.DEPLOYING),
+        obs(spec=dataclasses.replace(SPEC, evaluation_enabled=False)),
+        Phase.SHADOW,
+        ["SetRoutes"],
+        id="deploying-no-evaluation-shadows",
+    ),
+    pytest.param(
+        st(Phase.DEPLOYING),
+        obs(spec=dataclasses.replace(SPEC, evaluation_enabled=False, shadow_enabled=False)),
+        Phase.CANARY,
+        ["SetRoutes"],
+        id="deploying-straight-to-canary",
+    ),
+    pytest.param(
+        st(Phase.DEPLOYING, since_s=61),
+        obs(candidate=DOWN),
+        Phase.FAILED,
+        ["DeleteWorkload"],
+        id="deploying-timeout-fails",
+    ),
+    pytest.param(
+        st(Phase.DEPLOYING),
+        obs(candidate=o.Workload(exists=True, failure="ProgressDeadlineExceeded")),
+        Phase.FAILED,
+        ["DeleteWorkload"],
+        id="deploying-progress-deadline-fails",
+    ),
+    pytest.param(
+        st(Phase.DEPLOYING),
+        obs(target_found=False),
+        Phase.FAILED,
+        ["DeleteWorkload"],
+        id="deploying-target-vanished",
+    ),
+    # Evaluating
+    pytest.param(
+        st(Phase.EVALUATING), obs(gates=None), Phase.EVALUATING, [], id="evaluating-no-analysis-yet"
+    ),
+    pytest.param(
+        st(Phase.EVALUATING),
+        obs(gates=(ok("recall"),)),
+        Phase.SHADOW,
+        ["SetRoutes"],
+        id="evaluating-pass-shadows",
+    ),
+    pytest.param(
+        st(Phase.EVALUATING),
+        obs(gates=(bad("recall", critical=True),)),
+        Phase.ROLLING_BACK,
+        ["DeleteWorkload"],
+        id="evaluating-fail-rolls-back-without-route-change",
+    ),
+    pytest.param(
+        st(Phase.EVALUATING),
+        obs(gates=(unsure("recall"),)),
+        Phase.EVALUATING,
+        [],
+        id="evaluating-inconclusive-holds",
+    ),
+    # Shadow
+    pytest.param(
+        st(Phase.SHADOW, since_s=5),
+        obs(gates=(ok(),), samples=500),
+        Phase.SHADOW,
+        [],
+        id="shadow-too-short-holds",
+    ),
+    pytest.param(
+        st(Phase.SHADOW, since_s=25),
+        obs(gates=(ok(),), samples=10),
+        Phase.SHADOW,
+        [],
+        id="shadow-too-few-mirrored-holds",
+    ),
+    pytest.param(
+        st(Phase.SHADOW, since_s=25),
+        obs(gates=(ok(),), samples=50),
+        Phase.CANARY,
+        ["SetRoutes"],
+        id="shadow-done-enters-first-step",
+    ),
+    pytest.param(
+        st(Phase.SHADOW, since_s=25),
+        obs(gates=(ok(), unsure()), samples=50),
+        Phase.SHADOW,
+        [],
+        id="shadow-inconclusive-never-passes",
+    ),
+    pytest.param(
+        st(Phase.SHADOW, since_s=25),
+        obs(gates=(bad(critical=True),), samples=50),
+        Phase.ROLLING_BACK,
+        ["RestoreRoutes", "DeleteWorkload", "RecordRollback"],
+        id="shadow-critical-fail-rolls-back",
+    ),
+    pytest.param(
+        st(Phase.SHADOW, since_s=25),
+        obs(gates=(bad(),), samples=50),
+        Phase.SHADOW,
+        [],
+        id="shadow-first-failure-within-limit-holds",
+    ),
+    pytest.param(
+        st(Phase.SHADOW, unavailable_since=T0 - timedelta(seconds=6)),
+        obs(candidate=DOWN),
+        Phase.FAILED,
+        ["RestoreRoutes", "DeleteWorkload"],
+        id="shadow-candidate-died-fails",
+    ),
+    pytest.param(
+        st(Phase.SHADOW), obs(candidate=DOWN), Phase.SHADOW, [], id="shadow-candidate-blip-tolerated"
+    ),
+    # Canary
+    pytest.param(
+        st(Phase.CANARY, step=0, step_since=T0 - timedelta(seconds=31), weight=10),
+        obs(gates=(ok(),), samples=100),
+        Phase.CANARY,
+        ["SetRoutes"],
+        id="canary-advances-step",
+    ),
+    pytest.param(
+        st(Phase.CANARY, step=0, step_since=T0 - timedelta(seconds=31), weight=10),
+        obs(gates=(ok(),), samples=99),
+        Phase.CANARY,
+        [],
+        id="canary-too-few-samples-holds",
+    ),
+    pytest.param(
+        st(Phase.CANARY, step=0, step_since=T0 - timedelta(seconds=10), weight=10),
+        obs(gates=(ok(),), samples=1000),
+        Phase.CANARY,
+        [],
+        id="canary-too-short-holds",
+    ),
+    pytest.param(
+        st(Phase.CANARY, step=1, step_since=T0 - timedelta(seconds=31), weight=50),
+        obs(gates=(ok(),), samples=100),
+        Phase.PROMOTING,
+        ["PromoteProduction"],
+        id="canary-last-step-promotes",
+    ),
+    pytest.param(
+        st(Phase.CANARY, step=1, step_since=T0 - timedelta(seconds=31), weight=50),
+        obs(spec=dataclasses.replace(SPEC, promotion=Promotion.MANUAL), gates=(ok(),), samples=100),
+        Phase.CANARY,
+        [],
+        id="canary-manual-awaits-approval",
+    ),
+    pytest.param(
+        st(Phase.CANARY, step=0, weight=10),
+        obs(spec=dataclasses.replace(SPEC, approve=True)),
+        Phase.PROMOTING,
+        ["PromoteProduction"],
+        id="canary-approve-promotes-now",
+    ),
+    pytest.param(
+        st(
+            Phase.CANARY,
+            step=0,
+            weight=10,
+            gates=(GateStatus(bad(), 1, T0 - timedelta(seconds=5), "Canary"),),
+        ),
+        obs(gates=(bad(),)),
+        Phase.ROLLING_BACK,
+        ["RestoreRoutes", "DeleteWorkload", "RecordRollback"],
+        id="canary-second-consecutive-failure-rolls-back",
+    ),
+    pytest.param(
+        st(Phase.CANARY, step=0, weight=10, inconclusive_count=2),
+        obs(gates=(unsure(),)),
+        Phase.CANARY,
+        [],
+        id="canary-inconclusive-limit-hold",
+    ),
+    pytest.param(
+        st(Phase.CANARY, step=0, weight=10, inconclusive_count=2),
+        obs(spec=dataclasses.replace(SPEC, inconclusive_action=InconclusiveAction.PAUSE), gates=(unsure(),)),
+        Phase.PAUSED,
+        [],
+        id="canary-inconclusive-limit-pause",
+    ),
+    pytest.param(
+        st(Phase.CANARY, step=0, weight=10, inconclusive_count=2),
+        obs(
+            spec=dataclasses.replace(SPEC, inconclusive_action=InconclusiveAction.ROLLBACK), gates=(unsure(),)
+        ),
+        Phase.ROLLING_BACK,
+        ["RestoreRoutes", "DeleteWorkload", "RecordRollback"],
+        id="canary-inconclusive-limit-rollback",
+    ),
+    # Promoting
+    pytest.param(
+        st(Phase.PROMOTING),
+        obs(),
+        Phase.PROMOTING,
+        ["PromoteProduction"],
+        id="promoting-waits-for-production-rollout",
+    ),
+    pytest.param(
+        st(Phase.PROMOTING),
+        obs(production_promoted=True),
+        Phase.PROMOTED,
+        ["RestoreRoutes", "DeleteWorkload"],
+        id="promoting-done-restores-routes-after-rollout",
+    ),
+    pytest.param(
+        st(Phase.PROMOTING, since_s=61),
+        obs(),
+        Phase.FAILED,
+        ["RestoreRoutes", "DeleteWorkload"],
+        id="promoting-timeout-fails",
+    ),
+    # RollingBack
+    pytest.param(
+        st(Phase.ROLLING_BACK, routes_touched=True),
+        obs(candidate=DOWN),
+        Phase.ROLLING_BACK,
+        ["RestoreRoutes", "DeleteWorkload"],
+        id="rolling-back-waits-for-removal",
+    ),
+    pytest.param(st(Phase.ROLLING_BACK), obs(candidate=GONE), Phase.ROLLED_BACK, [], id="rolled-back"),
+    # Paused
+    pytest.param(
+        st(Phase.CANARY, step=0, weight=10),
+        obs(spec=dataclasses.replace(SPEC, paused=True)),
+        Phase.PAUSED,
+        [],
+        id="pause-freezes-routes",
+    ),
+    pytest.param(
+        st(Phase.PAUSED, paused_from=Phase.CANARY, paused_by="user", step=0, weight=10),
+        obs(),
+        Phase.CANARY,
+        [],
+        id="unpause-resumes",
+    ),
+    pytest.param(
+        st(Phase.PAUSED, paused_from=Phase.CANARY, paused_by="policy", step=0),
+        obs(),
+        Phase.PAUSED,
+        [],
+        id="policy-pause-holds-until-user-acts",
+    ),
+    pytest.param(
+        st(Phase.PAUSED, paused_from=Phase.SHADOW, paused_by="user"),
+        obs(spec=dataclasses.replace(SPEC, paused=True, approve=True)),
+        Phase.PROMOTING,
+        ["PromoteProduction"],
+        id="approve-while-paused-promotes",
+    ),
+    pytest.param(
+        st(Phase.PROMOTING),
+        obs(spec=dataclasses.replace(SPEC, paused=True)),
+        Phase.PROMOTING,
+        ["PromoteProduction"],
+        id="promoting-cannot-be-paused",
+    ),
+    # Abort, spec change, terminal
+    pytest.param(
+        st(Phase.CANARY, step=0, weight=10),
+        obs(spec=dataclasses.replace(SPEC, abort=True)),
+        Phase.ABORTED,
+        ["RestoreRoutes", "DeleteWorkload"],
+        id="abort-restores-and-removes",
+    ),
+    pytest.param(
+        st(Phase.QUEUED),
+        obs(spec=dataclasses.replace(SPEC, abort=True)),
+        Phase.ABORTED,
+        ["DeleteWorkload"],
+        id="abort-queued",
+    ),
+    pytest.param(
+        st(Phase.CANARY, step=1, weight=50),
+        obs(spec=dataclasses.replace(SPEC, fingerprint="f2"), generation=2),
+        Phase.DEPLOYING,
+        ["RestoreRoutes", "EnsureWorkload"],
+        id="spec-change-restarts",
+    ),
+    pytest.param(
+        st(Phase.QUEUED),
+        obs(spec=dataclasses.replace(SPEC, fingerprint="f2"), queue_ahead=1),
+        Phase.QUEUED,
+        [],
+        id="spec-change-while-queued-just-records",
+    ),
+    pytest.param(
+        st(Phase.PROMOTED),
+        obs(spec=dataclasses.replace(SPEC, abort=True)),
+        Phase.PROMOTED,
+        [],
+        id="promoted-is-terminal",
+    ),
+    pytest.param(
+        st(Phase.ROLLED_BACK), obs(target_found=False), Phase.ROLLED_BACK, [], id="rolled-back-terminal"
+    ),
+    pytest.param(st(Phase.FAILED), obs(), Phase.FAILED, [], id="failed-is-terminal"),
+    pytest.param(st(Phase.ABORTED), obs(), Phase.ABORTED, [], id="aborted-is-terminal"),
+]
+
+
+@pytest.mark.parametrize(("status", "observed", "phase", "actions"), CASES)
+def test_transition(status: Status, observed: o.Observations, phase: Phase, actions: list[str]) -> None:
+    decision = transition(status, observed, T0)
+    assert decision.status.phase is phase
+    assert kinds(decision.actions) == actions
+    assert decision.status.observed_generation == observed.generation
+    changed = decision.status.phase is not status.phase
+    assert len(decision.status.history) == len(status.history) + (1 if changed else 0)
+    if changed:
+        last = decision.status.history[-1]
+        assert (last.from_phase, last.to_phase, last.time) == (str(status.phase), str(phase), T0)
+        assert last.reason in events(decision.actions)
+
+
+@pytest.mark.parametrize(
+    ("status", "observed", "expected"),
+    [
+        pytest.param(
+            st(Phase.SHADOW, since_s=25),
+            obs(gates=(ok(),), samples=50),
+            o.SetRoutes(primary_weight=90, canary_weight=10, mirror_percent=0),
+            id="first-step-weights",
+        ),
+        pytest.param(
+            st(Phase.DEPLOYING),
+            obs(spec=dataclasses.replace(SPEC, evaluation_enabled=False, mirror_percent=30)),
+            o.SetRoutes(primary_weight=100, canary_weight=0, mirror_percent=30),
+            id="shadow-mirror",
+        ),
+        pytest.param(
+            st(Phase.CANARY, step=0, step_since=T0 - timedelta(seconds=31), weight=10),
+            obs(gates=(ok(),), samples=100),
+            o.SetRoutes(primary_weight=50, canary_weight=50, mirror_percent=0),
+            id="second-step-weights",
+        ),
+    ],
+)
+def test_route_weights(status: Status, observed: o.Observations, expected: o.SetRoutes) -> None:
+    decision = transition(status, observed, T0)
+    assert [a for a in decision.actions if isinstance(a, o.SetRoutes)] == [expected]
+    assert decision.status.weight == expected.canary_weight
+
+
+def test_rollback_records_failing_gate_and_evidence() -> None:
+    decision = transition(st(Phase.CANARY, step=0, weight=10), obs(gates=(bad(critical=True), ok("x"))), T0)
+    s = decision.status
+    assert (s.phase, s.reason, s.weight, s.failed_at) == (Phase.ROLLING_BACK, "GateFailed", 0, T0)
+    assert "gate latency Fail value=0.3 threshold=0.2" in s.message
+    failing = [g for g in s.gates if g.result.verdict is Verdict.FAIL]
+    assert [g.result.gate for g in failing] == ["latency"]
+    assert "GateFailed" in events(decision.actions)
+    ready = {c.type: c for c in s.conditions}
+    assert ready["GatesPassing"].status == "False"
+
+
+def test_replay_after_crash_gives_same_decision_and_one_history_entry() -> None:
+    # The operator applied the actions, then died before patching status: it sees the old
+    # status again and must decide the same thing, without growing the history twice.
+    status = st(Phase.SHADOW, since_s=25)
+    observed = obs(gates=(ok(),), samples=50)
+    first = transition(status, observed, T0)
+    again = transition(Status.from_dict(status.to_dict()), observed, T0)
+    assert first == again
+    after = transition(first.status, obs(), T0 + timedelta(seconds=1))
+    assert [h.to_phase for h in after.status.history] == ["Canary"]
+    assert kinds(after.actions) == []
+
+
+def test_status_round_trips_through_the_resource() -> None:
+    decision = transition(st(Phase.CANARY, step=0, weight=10), obs(gates=(bad(critical=True), unsure())), T0)
+    assert Status.from_dict(decision.status.to_dict()) == decision.status
+
+
+def test_history_is_bounded() -> None:
+    status = st(Phase.QUEUED)
+    for i in range(40):
+        flip = transition(status, obs(queue_ahead=0, generation=i), T0).status
+        status = dataclasses.replace(flip, phase=Phase.QUEUED)
+    assert len(status.history) == 30
+
+
+def test_conditions_keep_transition_time_while_unchanged() -> None:
+    first = transition(st(Phase.PENDING), obs(), T0).status
+    later = transition(first, obs(candidate=DOWN), T0 + timedelta(seconds=9)).status
+    progressing = {c.type: c for c in later.conditions}["Progressing"]
+    assert (progressing.status, progressing.last_transition) == ("True", T0)
+
+
+@pytest.mark.parametrize(
+    ("status", "due"),
+    [
+        pytest.param(st(Phase.CANARY), True, id="never-analysed"),
+        pytest.param(st(Phase.CANARY, last_analysis=T0 - timedelta(seconds=2)), False, id="within-interval"),
+        pytest.param(st(Phase.CANARY, last_analysis=T0 - timedelta(seconds=4.97)), True, id="timer-jitter"),
+        pytest.param(st(Phase.PROMOTING), False, id="not-an-analysing-phase"),
+    ],
+)
+def test_analysis_due(status: Status, due: bool) -> None:
+    assert analysis_due(status, 5, T0) is due
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        pytest.param({"canary_steps": (50, 10)}, "strictly increasing", id="decreasing-steps"),
+        pytest.param({"canary_steps": (10, 101)}, "strictly increasing", id="step-over-100"),
+        pytest.param({"failure_limit": 0}, "failure_limit", id="zero-failure-limit"),
+        pytest.param({"mirror_percent": 101}, "mirror_percent", id="mirror-over-100"),
+    ],
+)
+def test_spec_rejects_nonsense(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(SPEC, **changes)
