@@ -1,0 +1,310 @@
+"""``Stack``: bring the local stack up, report on it, and take it down.
+
+The CLI (``shadowgate dev``), the pytest fixtures and the demo all go through this class.
+``up`` is idempotent: a healthy running stack is reported, not restarted; a stack with a
+dead component is stopped and started again, naming the dead component's log. Components
+start in dependency order and each must pass its health check before the next one that
+needs it starts; any that exits meanwhile aborts ``up`` with its log path and last lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import os
+import pathlib
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+
+from shadowgate.devstack import binaries, certs, components, health, kubeconfig, processes, prometheus, state
+from shadowgate.devstack.components import ComponentSpec
+from shadowgate.devstack.layout import COMPONENTS, StackLayout, default_state_dir
+from shadowgate.devstack.processes import STACK_ID_ENV
+
+Log = Callable[[str], None]
+
+
+class StackError(RuntimeError):
+    """The stack could not be started, inspected or stopped; the message says which part and why."""
+
+
+class ComponentCrashed(StackError):
+    def __init__(self, name: str, log: str) -> None:
+        tail = _tail(pathlib.Path(log))
+        super().__init__(f"{name} exited during start-up; its log is {log}\n--- last lines ---\n{tail}")
+        self.component = name
+        self.log = log
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    pid: int
+    port: int | None
+    running: bool
+    healthy: bool
+    detail: str
+    log: str
+
+
+@dataclass(frozen=True)
+class UpResult:
+    already_running: bool
+    seconds: float
+    kubeconfig: str
+    api_server: str
+    prometheus_url: str
+    restarted_because: str = ""
+
+
+@dataclass(frozen=True)
+class DownResult:
+    stopped: tuple[str, ...]
+
+
+def _tail(path: pathlib.Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as err:
+        return f"(cannot read log: {err})"
+
+
+def node_agent_available() -> bool:
+    return importlib.util.find_spec("shadowgate.devstack.node_agent") is not None
+
+
+class Stack:
+    """One local stack, living in ``state_dir`` (default: ``$SHADOWGATE_STATE_DIR`` or the cache)."""
+
+    def __init__(
+        self,
+        state_dir: pathlib.Path | str | None = None,
+        *,
+        start_timeout_s: float = 120.0,
+        log: Log | None = None,
+        node_agent: bool | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._environ = dict(os.environ if environ is None else environ)
+        root = pathlib.Path(state_dir).resolve() if state_dir else default_state_dir(self._environ)
+        if root.exists() and not root.is_dir():
+            raise StackError(f"state directory {root} exists and is not a directory")
+        self.layout = StackLayout(root)
+        self._timeout = start_timeout_s
+        self._log: Log = log or (lambda _msg: None)
+        self._node_agent = node_agent_available() if node_agent is None else node_agent
+        self._targets = prometheus.ScrapeTargets(self.layout)
+
+    # --- what callers read -------------------------------------------------------------
+    @property
+    def state_dir(self) -> pathlib.Path:
+        return self.layout.root
+
+    @property
+    def kubeconfig(self) -> str:
+        return str(self.layout.kubeconfig)
+
+    def _running_state(self) -> state.StackState:
+        current = state.load(self.layout)
+        if not current.components:
+            raise StackError(f"no stack is running in {self.state_dir}; run `shadowgate dev up`")
+        return current
+
+    @property
+    def api_server(self) -> str:
+        return f"https://127.0.0.1:{self._running_state().ports['kube-apiserver']}"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self._running_state().ports['prometheus']}"
+
+    @property
+    def bin_dir(self) -> pathlib.Path:
+        return pathlib.Path(self._running_state().bin_dir)
+
+    def env(self) -> dict[str, str]:
+        """Variables that point tools at this stack (PATH puts the pinned kubectl/helm first)."""
+        return {
+            "KUBECONFIG": self.kubeconfig,
+            "SHADOWGATE_PROMETHEUS_URL": self.prometheus_url,
+            "SHADOWGATE_STATE_DIR": str(self.state_dir),
+            "PATH": f"{self.bin_dir}{os.pathsep}{self._environ.get('PATH', '')}",
+        }
+
+    def add_scrape_target(self, job: str, address: str, labels: dict[str, str] | None = None) -> None:
+        self._targets.add(job, address, labels)
+
+    def remove_scrape_target(self, job: str, address: str) -> None:
+        self._targets.remove(job, address)
+
+    # --- lifecycle ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.layout.root.mkdir(parents=True, exist_ok=True)
+        with open(self.layout.lock_file, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def _specs(self, current: state.StackState) -> dict[str, ComponentSpec]:
+        bin_dir, ports = pathlib.Path(current.bin_dir), current.ports
+        specs = {
+            "etcd": components.etcd(self.layout, ports, bin_dir),
+            "prometheus": components.prometheus(self.layout, ports, current.prometheus_binary),
+            "kube-apiserver": components.kube_apiserver(self.layout, ports, bin_dir),
+            "kube-controller-manager": components.kube_controller_manager(self.layout, ports, bin_dir),
+        }
+        if self._node_agent or "node-agent" in current.components:
+            specs["node-agent"] = components.node_agent(self.layout)
+        return specs
+
+    def status(self) -> list[ComponentStatus]:
+        """Each recorded component with pid, port, whether it runs and answers its health check."""
+        current = state.load(self.layout)
+        specs = self._specs(current) if current.components else {}
+        out = []
+        for name in COMPONENTS:
+            record = current.components.get(name)
+            if record is None:
+                continue
+            spec = specs[name]
+            running = processes.is_running(record)
+            healthy, detail = health.probe(spec.health, self.layout) if running else (False, "")
+            if not running:
+                detail = f"not running (crashed or killed); see {record.log}"
+            out.append(ComponentStatus(name, record.pid, spec.port, running, healthy, detail, record.log))
+        return out
+
+    def up(self) -> UpResult:
+        """Start the stack, or report the one already running. Raises ``StackError`` on failure."""
+        started_at = time.monotonic()
+        with self._locked():
+            current = state.load(self.layout)
+            restarted_because = ""
+            if current.components:
+                statuses = self.status()
+                bad = [s for s in statuses if not (s.running and s.healthy)]
+                if not bad:
+                    return UpResult(True, 0.0, self.kubeconfig, self.api_server, self.prometheus_url)
+                restarted_because = "; ".join(f"{s.name}: {s.detail} (log {s.log})" for s in bad)
+                self._log(f"restarting the stack: {restarted_because}")
+                current = self._stop_all(current)
+            self._start(current)
+        return UpResult(
+            False,
+            time.monotonic() - started_at,
+            self.kubeconfig,
+            self.api_server,
+            self.prometheus_url,
+            restarted_because,
+        )
+
+    def _start(self, previous: state.StackState) -> None:
+        bin_dir = binaries.ensure(self._log, self._environ)
+        prom = shutil.which("prometheus", path=self._environ.get("PATH"))
+        if prom is None:
+            raise StackError("prometheus is not installed (hack/bootstrap.sh installs Debian's package)")
+        created = certs.ensure_pki(self.layout)
+        if created:
+            self._log(f"generated {', '.join(created)} in {self.layout.pki}")
+        current = replace(
+            previous,
+            stack_id=uuid.uuid4().hex,
+            ports=components.allocate_ports(previous.ports),
+            bin_dir=str(bin_dir),
+            prometheus_binary=prom,
+            components={},
+        )
+        state.save(self.layout, current)
+        kubeconfig.write(self.layout, f"https://127.0.0.1:{current.ports['kube-apiserver']}")
+        prometheus.write_config(self.layout, f"127.0.0.1:{current.ports['prometheus']}")
+        specs = self._specs(current)
+        env = {**self._environ, STACK_ID_ENV: current.stack_id, "KUBECONFIG": self.kubeconfig}
+        try:
+            # etcd and Prometheus need nothing; the API server needs etcd; the rest need the API.
+            current = self._spawn(current, specs["etcd"], env)
+            current = self._spawn(current, specs["prometheus"], env)
+            self._wait(current, specs["etcd"])
+            current = self._spawn(current, specs["kube-apiserver"], env)
+            self._wait(current, specs["kube-apiserver"])
+            current = self._spawn(current, specs["kube-controller-manager"], env)
+            if "node-agent" in specs:
+                current = self._spawn(current, specs["node-agent"], env)
+            self._wait(current, specs["kube-controller-manager"])
+            self._wait(current, specs["prometheus"])
+            self._wait_default_service_account(current)
+            if "node-agent" in specs:
+                self._wait(current, specs["node-agent"])
+        except BaseException:
+            self._log("start-up failed; stopping what was started")
+            self._stop_all(current)
+            raise
+
+    def _spawn(
+        self, current: state.StackState, spec: ComponentSpec, env: Mapping[str, str]
+    ) -> state.StackState:
+        self.layout.etcd_data.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.layout.controller_manager_certs.mkdir(parents=True, exist_ok=True)
+        record = processes.spawn(spec.name, spec.argv, self.layout.log(spec.name), env, self.layout.root)
+        processes.write_pid_file(self.layout.pid_file(spec.name), record)
+        self._log(f"started {spec.name} (pid {record.pid}{f', port {spec.port}' if spec.port else ''})")
+        updated = current.with_component(record)
+        state.save(self.layout, updated)
+        return updated
+
+    def _wait(self, current: state.StackState, spec: ComponentSpec) -> None:
+        record = current.components[spec.name]
+        deadline = time.monotonic() + self._timeout
+        detail = ""
+        while time.monotonic() < deadline:
+            if not processes.is_running(record):
+                raise ComponentCrashed(spec.name, record.log)
+            ok, detail = health.probe(spec.health, self.layout)
+            if ok:
+                return
+            time.sleep(0.1)
+        raise StackError(
+            f"{spec.name} not ready after {self._timeout:.0f} s ({detail}); its log is {record.log}"
+        )
+
+    def _wait_default_service_account(self, current: state.StackState) -> None:
+        # Pods are rejected until the ServiceAccount controller has made `default`; wait for it
+        # so callers can create Pods as soon as `up` returns.
+        url = f"https://127.0.0.1:{current.ports['kube-apiserver']}/api/v1/namespaces/default/serviceaccounts/default"
+        ctx = health.admin_ssl_context(self.layout)
+        deadline = time.monotonic() + self._timeout
+        while time.monotonic() < deadline:
+            if health.get(url, ctx)[0] == 200:
+                return
+            time.sleep(0.1)
+        raise StackError("the default ServiceAccount never appeared; see the kube-controller-manager log")
+
+    def _stop_all(self, current: state.StackState) -> state.StackState:
+        for name in reversed(COMPONENTS):
+            record = current.components.get(name)
+            if record is not None:
+                processes.stop(record)
+                self.layout.pid_file(name).unlink(missing_ok=True)
+        left = (
+            processes.kill_strays(current.stack_id, [r.pid for r in current.components.values()])
+            if (current.stack_id)
+            else []
+        )
+        stopped = current.stopped()
+        state.save(self.layout, stopped)
+        if left:
+            raise StackError(f"processes still alive after stopping the stack: {left}")
+        return stopped
+
+    def down(self, purge: bool = False) -> DownResult:
+        """Stop every process this stack started and verify none is left; ``purge`` deletes the state."""
+        with self._locked():
+            current = state.load(self.layout)
+            names = tuple(n for n in reversed(COMPONENTS) if n in current.components)
+            self._stop_all(current)
+        if purge and self.layout.state_file.exists():
+            shutil.rmtree(self.state_dir)
+        return DownResult(names)

@@ -1,0 +1,71 @@
+"""Fixtures that give integration tests a real local stack.
+
+``stack`` (session): a Stack (``shadowgate.devstack.stack.Stack``) started once per test run
+in a fresh temporary state folder, so it never touches a demo stack the developer has
+running, and torn down at the end leaving no process. It offers ``.kubeconfig`` (str),
+``.api_server`` and ``.prometheus_url`` (URL str), ``.bin_dir`` and ``.state_dir``
+(``pathlib.Path``; ``bin_dir`` holds the pinned kubectl and helm), and
+``.add_scrape_target(job, address, labels=None)`` / ``.remove_scrape_target(job, address)``
+(file_sd; Prometheus scrapes every 1 s and picks a change up within about 2 s).
+
+``kube_api`` (session): a ``kubernetes.client.ApiClient`` with admin (system:masters) rights.
+
+``namespace`` (function): a fresh namespace name, deleted after the test.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import client, config
+from shadowgate.devstack.stack import Stack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    state_dir = tmp_path_factory.mktemp("shadowgate-stack")
+    # Only the fixture's own stack: a developer's SHADOWGATE_STATE_DIR must not leak in.
+    environ = {k: v for k, v in os.environ.items() if k != "SHADOWGATE_STATE_DIR"}
+    local = Stack(state_dir, environ=environ, log=lambda msg: print(f"[stack] {msg}"))
+    try:
+        local.up()
+    except BaseException:
+        local.down()
+        raise
+    try:
+        yield local
+    finally:
+        local.down()
+
+
+@pytest.fixture(scope="session")
+def kube_api(stack: Stack) -> Iterator[client.ApiClient]:
+    api = config.new_client_from_config(config_file=stack.kubeconfig)
+    try:
+        yield api
+    finally:
+        api.close()
+
+
+@pytest.fixture
+def namespace(kube_api: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
+    core = client.CoreV1Api(kube_api)
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    body = client.V1Namespace(
+        metadata=client.V1ObjectMeta(
+            name=name, labels={"shadowgate.dev/test": "true"}, annotations={"test": request.node.nodeid[:250]}
+        )
+    )
+    core.create_namespace(body)
+    try:
+        yield name
+    finally:
+        # Deletion finishes asynchronously (the namespace controller empties it first).
+        try:
+            core.delete_namespace(name)
+        except client.ApiException as err:
+            if err.status != 404:
+                raise
