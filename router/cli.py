@@ -1,0 +1,122 @@
+"""``shadowgate-router``: flags and environment at start-up, then serve until SIGTERM / SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import pathlib
+import signal
+import sys
+from collections.abc import Sequence
+
+from router.attribution import Settings
+from router.service import RouterService, ServiceSettings
+from router.sources import FileSource
+
+log = logging.getLogger("router")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="shadowgate-router", description="shadowgate's mirroring, splitting router"
+    )
+    p.add_argument("--host", default=os.environ.get("POD_IP") or "127.0.0.1", help="bind address ($POD_IP)")
+    p.add_argument("--port", type=int, default=8090)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument(
+        "--kube", action="store_true", help="watch route-table ConfigMaps (kubeconfig or in-cluster)"
+    )
+    src.add_argument("--table-file", type=pathlib.Path, help="a JSON list of route.json objects")
+    p.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
+    p.add_argument("--namespace", default="", help="watch ConfigMaps in this namespace only ('' = all)")
+    p.add_argument("--max-body-bytes", type=int, default=1 << 20)
+    p.add_argument("--upstream-timeout", type=float, default=10.0, help="seconds")
+    p.add_argument("--mirror-max-inflight", type=int, default=128)
+    p.add_argument("--mirror-max-body-bytes", type=int, default=256 << 10)
+    p.add_argument("--mirror-timeout", type=float, default=1.0, help="seconds")
+    p.add_argument("--attribution-window", type=float, default=30.0, help="seconds")
+    p.add_argument("--impression-ttl", type=float, default=600.0, help="seconds")
+    p.add_argument("--max-pending", type=int, default=100_000)
+    p.add_argument("--feedback-events", default="click,purchase,add_to_cart,dislike")
+    p.add_argument(
+        "--state-file", type=pathlib.Path, help="persist attribution counters and pending impressions"
+    )
+    p.add_argument("--state-interval", type=float, default=1.0, help="seconds between counter saves")
+    p.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
+    return p
+
+
+def settings_from(args: argparse.Namespace) -> ServiceSettings:
+    events = frozenset(e.strip() for e in args.feedback_events.split(",") if e.strip())
+    positive = {
+        "--port": args.port, "--max-body-bytes": args.max_body_bytes,
+        "--upstream-timeout": args.upstream_timeout,
+        "--mirror-max-inflight": args.mirror_max_inflight, "--mirror-timeout": args.mirror_timeout,
+        "--state-interval": args.state_interval,
+    }  # fmt: skip
+    for flag, value in positive.items():
+        if value <= 0:
+            raise ValueError(f"{flag} must be > 0, got {value}")
+    if args.mirror_max_body_bytes < 0:
+        raise ValueError("--mirror-max-body-bytes must be >= 0")
+    return ServiceSettings(
+        host=args.host,
+        port=args.port,
+        max_body_bytes=args.max_body_bytes,
+        upstream_timeout_s=args.upstream_timeout,
+        mirror_max_inflight=args.mirror_max_inflight,
+        mirror_max_body_bytes=args.mirror_max_body_bytes,
+        mirror_timeout_s=args.mirror_timeout,
+        attribution=Settings(args.attribution_window, args.impression_ttl, args.max_pending, events),
+        state_file=args.state_file,
+        state_interval_s=args.state_interval,
+    )
+
+
+async def _serve(settings: ServiceSettings, args: argparse.Namespace) -> None:
+    svc: RouterService
+    if args.kube:
+        from kubernetes import config
+
+        from router.kubesource import KubeSource
+
+        if args.kubeconfig:
+            api = config.new_client_from_config(config_file=args.kubeconfig)
+        else:
+            config.load_incluster_config()
+            from kubernetes import client
+
+            api = client.ApiClient()
+        svc = RouterService(settings, None)
+        svc.attach_source(KubeSource(api, args.namespace, svc.endpoints, svc.app.forget_unused))
+    else:
+        svc = RouterService(settings, FileSource(args.table_file))
+    port = await svc.start()
+    log.info("router listening on %s:%d", settings.host, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await svc.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = settings_from(args)
+    except ValueError as exc:
+        print(f"shadowgate-router: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_serve(settings, args))
+    except (ValueError, OSError) as exc:
+        print(f"shadowgate-router: {exc}", file=sys.stderr)
+        return 1
+    return 0
