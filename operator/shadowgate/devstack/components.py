@@ -10,7 +10,7 @@ from __future__ import annotations
 import pathlib
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -53,6 +53,10 @@ class ComponentSpec:
     health: HealthCheck
     port: int | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+
+
+# The signature shared by the builders of the Go-built components.
+Builder = Callable[[StackLayout, Mapping[str, int], pathlib.Path], ComponentSpec]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
