@@ -1,3 +1,14 @@
-"""Release gates: specs, parsing (``parse_gates``), the MangaAssist preset, observations,
-the pure ``evaluate(spec, observation) -> GateResult`` and the hysteresis policy
-(``decide``). No I/O: sources in ``shadowgate.sources`` produce the observations."""
+"""Release gates, pure: what to measure and how to judge it.
+
+- ``specs``: frozen gate specs per kind (threshold, relative, weighted, proportion,
+  latency, check) and ``GateSpecError``;
+- ``parsing.parse_gates``: a Candidate's ``spec.gates`` -> specs, with presets
+  (``presets``, e.g. ``mangaassist``) and overrides;
+- ``templates``: PromQL template placeholders;
+- ``observations``: what a source returns for one gate;
+- ``evaluating.evaluate(spec, observation) -> GateResult``;
+- ``policy.decide(results, state, policy, now=...)``: hysteresis and the roll-up decision.
+
+No I/O: sources in ``shadowgate.sources`` produce the observations. docs/gates.md is the
+user's guide.
+"""

@@ -1,3 +1,3 @@
-"""Statistics for gates: the always-valid two-proportion mixture SPRT / confidence
-sequence and fixed-horizon helpers used as references. Pure numpy-free math on floats
-so the decision core stays cheap and dependency-light."""
+"""Statistics for gates: the always-valid two-proportion mixture SPRT (``sequential``) and
+the fixed-horizon sample size used as a reference. Functions broadcast over numpy arrays
+so the simulation suite runs the very code the gates run."""

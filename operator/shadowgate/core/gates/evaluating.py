@@ -1,0 +1,311 @@
+"""``evaluate(spec, observation) -> GateResult``: one gate, one look, no I/O.
+
+Every kind reduces to a list of per-metric outcomes that roll up the same way: any Fail
+fails the gate, otherwise any Inconclusive makes it Inconclusive (with the first reason),
+otherwise it passes. The result's evidence is that of the deciding outcome (the first
+Fail, the first Inconclusive, or the first Pass) and its message lists every outcome, so a
+person can see all the numbers behind the verdict. Missing or NaN values are NoData,
+never zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shadowgate.core.gates import observations as obs
+from shadowgate.core.gates.specs import (
+    CheckSpec,
+    Comparison,
+    Direction,
+    GateSpec,
+    Hypothesis,
+    LatencySpec,
+    ProportionSpec,
+    RelativeSpec,
+    ThresholdSpec,
+    WeightedSpec,
+)
+from shadowgate.core.stats import sequential
+from shadowgate.core.verdicts import Evidence, GateResult, InconclusiveReason, Verdict
+
+NO_DATA = InconclusiveReason.NO_DATA
+INSUFFICIENT = InconclusiveReason.INSUFFICIENT_SAMPLES
+
+
+@dataclass(frozen=True)
+class Outcome:
+    verdict: Verdict
+    message: str
+    evidence: Evidence = field(default_factory=Evidence)
+    reason: InconclusiveReason | None = None
+
+
+def _inconclusive(reason: InconclusiveReason, message: str, evidence: Evidence | None = None) -> Outcome:
+    return Outcome(Verdict.INCONCLUSIVE, message, evidence or Evidence(), reason)
+
+
+def _number(values: Mapping[str, float | None], key: str) -> float | None:
+    v = values.get(key)
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+def evaluate(spec: GateSpec, observation: obs.Observation) -> GateResult:
+    """The verdict for ``spec`` given what a source observed."""
+    header = spec.header
+    if isinstance(observation, obs.Unavailable):
+        outcomes = [_inconclusive(observation.reason, observation.detail or str(observation.reason))]
+    else:
+        handler, expected = _HANDLERS[type(spec)]
+        if not isinstance(observation, expected):
+            got = type(observation).__name__
+            outcomes = [
+                _inconclusive(
+                    InconclusiveReason.QUERY_ERROR,
+                    f"source returned {got} for a {header.kind} gate (expected {expected.__name__})",
+                )
+            ]
+        else:
+            outcomes = handler(spec, observation)
+    return _roll_up(spec, outcomes)
+
+
+def _roll_up(spec: GateSpec, outcomes: list[Outcome]) -> GateResult:
+    for verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.PASS):
+        deciding = next((o for o in outcomes if o.verdict is verdict), None)
+        if deciding is not None:
+            break
+    assert deciding is not None, "every gate kind yields at least one outcome"
+    return GateResult(
+        gate=spec.header.name,
+        verdict=deciding.verdict,
+        evidence=deciding.evidence,
+        reason=deciding.reason,
+        critical=spec.header.critical,
+        message="; ".join(o.message for o in outcomes),
+    )
+
+
+def _samples_short(spec_min: int, values: obs.Values) -> Outcome | None:
+    counts = [n for n in (values.candidate_samples, values.baseline_samples) if n is not None]
+    if spec_min and counts and min(counts) < spec_min:
+        return _inconclusive(INSUFFICIENT, f"{min(counts)} samples < minSamples {spec_min}")
+    return None
+
+
+def _floors(metric: str, value: float, low: float | None, high: float | None, ev: Evidence) -> Outcome | None:
+    if low is not None and value < low:
+        return Outcome(Verdict.FAIL, f"{metric}={value:.4g} below min {low:g}", _with(ev, threshold=low))
+    if high is not None and value > high:
+        return Outcome(Verdict.FAIL, f"{metric}={value:.4g} above max {high:g}", _with(ev, threshold=high))
+    return None
+
+
+def _with(ev: Evidence, **changes: Any) -> Evidence:
+    return Evidence(**{**ev.__dict__, **changes})
+
+
+def _threshold(spec: ThresholdSpec, values: obs.Values) -> list[Outcome]:
+    short = _samples_short(spec.min_samples, values)
+    if short:
+        return [short]
+    out = []
+    for c in spec.checks:
+        v = _number(values.candidate, c.metric)
+        if v is None:
+            out.append(_inconclusive(NO_DATA, f"{c.metric}: no data"))
+            continue
+        ev = Evidence(value=v, candidate_samples=values.candidate_samples, statistic="value", detail=c.metric)
+        failed = _floors(c.metric, v, c.min, c.max, ev)
+        bound = c.max if c.max is not None else c.min
+        out.append(
+            failed or Outcome(Verdict.PASS, f"{c.metric}={v:.4g} within bounds", _with(ev, threshold=bound))
+        )
+    return out
+
+
+def _compare(
+    metric: str, cand: float, base: float, direction: Direction, comparison: Comparison, margin: float
+) -> Outcome:
+    """Candidate vs baseline: fail when the candidate is worse by more than ``margin``."""
+    better_higher = direction is Direction.HIGHER
+    if comparison is Comparison.RATIO:
+        if base <= 0:
+            return _inconclusive(NO_DATA, f"{metric}: baseline {base:g} <= 0, ratio undefined")
+        stat = cand / base
+        harm = (1 - stat) if better_higher else (stat - 1)
+        limit = base * (1 - margin) if better_higher else base * (1 + margin)
+    else:
+        stat = cand - base
+        harm = -stat if better_higher else stat
+        limit = base - margin if better_higher else base + margin
+    ev = Evidence(
+        value=cand, baseline_value=base, threshold=limit, statistic=str(comparison), statistic_value=stat
+    )
+    word = "min" if better_higher else "max"
+    text = f"{metric}={cand:.4g} vs baseline {base:.4g} ({word} allowed {limit:.4g})"
+    verdict = Verdict.FAIL if harm > margin + 1e-12 else Verdict.PASS
+    return Outcome(verdict, text, _with(ev, detail=metric))
+
+
+def _relative(spec: RelativeSpec, values: obs.Values) -> list[Outcome]:
+    short = _samples_short(spec.min_samples, values)
+    if short:
+        return [short]
+    out = []
+    for c in spec.checks:
+        cand, base = _number(values.candidate, c.metric), _number(values.baseline, c.metric)
+        if cand is None or base is None:
+            arm = "candidate" if cand is None else "baseline"
+            out.append(_inconclusive(NO_DATA, f"{c.metric}: no data for the {arm}"))
+            continue
+        compared = _compare(c.metric, cand, base, spec.direction, spec.comparison, c.margin or 0.0)
+        floor = _floors(c.metric, cand, c.min, c.max, _with(compared.evidence, statistic="value"))
+        out.append(floor or compared)
+    return out
+
+
+def _weighted(spec: WeightedSpec, values: obs.Values) -> list[Outcome]:
+    totals: dict[str, float] = {}
+    for arm, mapping in (("candidate", values.candidate), ("baseline", values.baseline)):
+        missing = [k for k, _ in spec.weights if _number(mapping, spec.metric_for(k)) is None]
+        if missing:
+            return [_inconclusive(NO_DATA, f"no {spec.metric} for the {arm} at keys {missing}")]
+        weight = sum(w for _, w in spec.weights)
+        totals[arm] = sum(w * (_number(mapping, spec.metric_for(k)) or 0.0) for k, w in spec.weights) / weight
+    name = f"weighted {spec.metric}"
+    compared = _compare(
+        name, totals["candidate"], totals["baseline"], Direction.LOWER, spec.comparison, spec.margin
+    )
+    floor = _floors(name, totals["candidate"], None, spec.max, compared.evidence)
+    return [floor or compared]
+
+
+def _proportion(spec: ProportionSpec, counts: obs.Counts) -> list[Outcome]:
+    ev = Evidence(
+        value=counts.candidate_events / counts.candidate_trials if counts.candidate_trials else None,
+        baseline_value=counts.baseline_events / counts.baseline_trials if counts.baseline_trials else None,
+        threshold=spec.margin,
+        candidate_samples=counts.candidate_trials,
+        baseline_samples=counts.baseline_trials,
+        statistic="msprt",
+    )
+    n = min(counts.candidate_trials, counts.baseline_trials)
+    if n < spec.min_samples:
+        return [
+            _inconclusive(INSUFFICIENT, f"{n} samples in the smaller arm < minSamples {spec.min_samples}", ev)
+        ]
+    t = sequential.two_proportions(
+        counts.candidate_events,
+        counts.candidate_trials,
+        counts.baseline_events,
+        counts.baseline_trials,
+        lower_is_better=spec.direction is Direction.LOWER,
+        fail_at=spec.margin,
+        pass_at=spec.margin,
+        alpha=spec.alpha,
+        tau=spec.tau,
+    )
+    goal = "better" if spec.hypothesis is Hypothesis.SUPERIORITY else f"not worse by {spec.margin:g}"
+    detail = (
+        f"rate {t.cand_rate:.4f} vs {t.base_rate:.4f}, harm {t.harm:+.4f} (se {t.std_error:.4f}), "
+        f"always-valid p(worse)={t.p_worse:.3g} p({goal})={t.p_better:.3g}, "
+        f"alpha={spec.alpha:g} tau={spec.tau:g}"
+    )
+    if t.worse:
+        return [
+            Outcome(
+                Verdict.FAIL, f"shown worse: {detail}", _with(ev, statistic_value=t.p_worse, detail=detail)
+            )
+        ]
+    if t.better:
+        return [
+            Outcome(
+                Verdict.PASS, f"shown {goal}: {detail}", _with(ev, statistic_value=t.p_better, detail=detail)
+            )
+        ]
+    p = min(t.p_worse, t.p_better)
+    return [
+        _inconclusive(
+            InconclusiveReason.NOT_DECISIVE,
+            f"not decided yet: {detail}",
+            _with(ev, statistic_value=p, detail=detail),
+        )
+    ]
+
+
+def _latency(spec: LatencySpec, q: obs.Quantiles) -> list[Outcome]:
+    base_n = q.baseline.count if q.baseline else None
+    needs_baseline = any(b.max_ratio is not None for b in spec.bounds)
+    short = [
+        n
+        for n in (q.candidate.count, base_n if needs_baseline else None)
+        if n is not None and n < spec.min_samples
+    ]
+    if short or (needs_baseline and q.baseline is None):
+        n = min(short) if short else 0
+        return [_inconclusive(INSUFFICIENT, f"{n} requests < minSamples {spec.min_samples}")]
+    out = []
+    for b in spec.bounds:
+        label = f"p{b.quantile * 100:g}"
+        cand = q.candidate.values.get(b.quantile)
+        base = q.baseline.values.get(b.quantile) if q.baseline else None
+        if cand is None or not math.isfinite(cand):
+            out.append(_inconclusive(NO_DATA, f"{label}: no data for the candidate"))
+            continue
+        ev = Evidence(
+            value=cand, candidate_samples=q.candidate.count, baseline_samples=base_n, statistic=label
+        )
+        if b.max_seconds is not None and cand > b.max_seconds:
+            msg = f"{label}={cand * 1000:.1f} ms above ceiling {b.max_seconds * 1000:.1f} ms"
+            out.append(Outcome(Verdict.FAIL, msg, _with(ev, threshold=b.max_seconds)))
+            continue
+        if b.max_ratio is not None:
+            if base is None or not math.isfinite(base):
+                out.append(_inconclusive(NO_DATA, f"{label}: no data for the baseline"))
+                continue
+            limit = max(base * b.max_ratio, base + b.slack_seconds)
+            ev = _with(
+                ev, baseline_value=base, threshold=limit, statistic_value=cand / base if base > 0 else None
+            )
+            msg = (
+                f"{label}={cand * 1000:.1f} ms vs baseline {base * 1000:.1f} ms (limit {limit * 1000:.1f} ms)"
+            )
+            out.append(Outcome(Verdict.FAIL if cand > limit else Verdict.PASS, msg, ev))
+            continue
+        out.append(
+            Outcome(
+                Verdict.PASS,
+                f"{label}={cand * 1000:.1f} ms under ceiling",
+                _with(ev, threshold=b.max_seconds),
+            )
+        )
+    return out
+
+
+def _check(spec: CheckSpec, checks: obs.Checks) -> list[Outcome]:
+    out = []
+    for name in spec.checks:
+        ok = checks.results.get(name)
+        if ok is None:
+            out.append(_inconclusive(NO_DATA, f"{name}: not performed yet"))
+        else:
+            text = f"{name}: {'ok' if ok else 'FAILED'}" + (
+                f" ({checks.detail})" if checks.detail and not ok else ""
+            )
+            out.append(
+                Outcome(Verdict.PASS if ok else Verdict.FAIL, text, Evidence(statistic="check", detail=name))
+            )
+    return out
+
+
+_HANDLERS: dict[type, tuple[Callable[[Any, Any], list[Outcome]], type]] = {
+    ThresholdSpec: (_threshold, obs.Values),
+    RelativeSpec: (_relative, obs.Values),
+    WeightedSpec: (_weighted, obs.Values),
+    ProportionSpec: (_proportion, obs.Counts),
+    LatencySpec: (_latency, obs.Quantiles),
+    CheckSpec: (_check, obs.Checks),
+}

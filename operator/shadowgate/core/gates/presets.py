@@ -1,0 +1,149 @@
+"""Built-in gate presets, as raw gate mappings (the same shape a user writes).
+
+A preset is data, not code: ``parse_gates`` deep-merges a Candidate's overrides into these
+mappings and validates the result like any user gate, so every threshold is overridable
+and a preset can never bypass validation. docs/gates.md explains each gate.
+
+Label names on scraped series come from the node agent's file_sd targets (Pod labels
+``shadowgate.dev/target`` and ``shadowgate.dev/variant`` become ``shadowgate_dev_target``
+and ``shadowgate_dev_variant``); the model server's own series also carry ``variant``.
+Router series are labelled ``route`` and ``variant`` and are not per namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+_ROUTER = 'route="{route}",variant="{variant}"'
+_SERVER = 'namespace="{namespace}",shadowgate_dev_target="{target}",variant="{variant}"'
+_POD = 'namespace="{namespace}",shadowgate_dev_target="{target}",shadowgate_dev_variant="{variant}"'
+
+NOCLICKS = f"sum(increase(shadowgate_router_noclicks_total{{{_ROUTER}}}[{{window}}]))"
+CLICKS = f"sum(increase(shadowgate_router_clicks_total{{{_ROUTER}}}[{{window}}]))"
+# Decided impressions; "or vector(0)" keeps an arm with no clicks at all from becoming no data.
+DECIDED = f"{NOCLICKS} + ({CLICKS} or vector(0))"
+LATENCY_QUANTILE = (
+    "histogram_quantile({quantile}, sum by (le) "
+    f"(increase(model_server_request_duration_seconds_bucket{{{_SERVER}}}[{{window}}])))"
+)
+LATENCY_COUNT = f"sum(increase(model_server_request_duration_seconds_count{{{_SERVER}}}[{{window}}]))"
+CPU_PER_1000 = (
+    f"1000 * sum(increase(process_cpu_seconds_total{{{_POD}}}[{{window}}]))"
+    f" / sum(increase(model_server_requests_total{{{_SERVER}}}[{{window}}]))"
+)
+
+# Cost of a missed intent, relative to small talk (MangaAssist's business cost table):
+# a misrouted order problem or refund costs a customer; a misrouted chat costs little.
+INTENT_COSTS = {
+    "order_problem": 10.0,
+    "refund_request": 8.0,
+    "age_restricted": 8.0,
+    "order_status": 4.0,
+    "price_availability": 2.0,
+    "title_info": 2.0,
+    "recommend": 1.0,
+    "chitchat": 0.5,
+}
+RARE_CRITICAL_INTENTS = ("order_problem", "refund_request", "age_restricted")
+
+
+def mangaassist() -> list[dict[str, Any]]:
+    """The nine MangaAssist release gates (issue 6)."""
+    return [
+        {
+            "name": "user-visible-quality",
+            "kind": "proportion",
+            "description": "No-click rate (no-clicks / decided impressions) must fall; sequential mSPRT.",
+            "phases": ["canary"],
+            "critical": True,
+            "events": NOCLICKS,
+            "trials": DECIDED,
+            "direction": "lower",
+            "hypothesis": "superiority",
+            "alpha": 0.05,
+            "tau": 0.04,
+            "minSamples": 500,
+        },
+        {
+            "name": "business-weighted-harm",
+            "kind": "weighted",
+            "source": "evaluation",
+            "description": "Cost-weighted intent miss rate on the golden set, versus baseline.",
+            "metric": "classifier.per_class.{key}.miss_rate",
+            "weights": dict(INTENT_COSTS),
+            "comparison": "difference",
+            "margin": 0.005,
+        },
+        {
+            "name": "rare-class-recall",
+            "kind": "relative",
+            "source": "evaluation",
+            "description": "Recall floor and no regression for low-volume critical intents.",
+            "direction": "higher",
+            "margin": 0.02,
+            "metrics": {f"classifier.per_class.{c}.recall": {"min": 0.85} for c in RARE_CRITICAL_INTENTS},
+        },
+        {
+            "name": "factuality",
+            "kind": "threshold",
+            "source": "evaluation",
+            "description": "Share of answers with items or claims not grounded in the catalog.",
+            "metric": "answers.ungrounded_rate",
+            "max": 0.02,
+        },
+        {
+            "name": "spoiler-safety",
+            "kind": "threshold",
+            "source": "evaluation",
+            "critical": True,
+            "description": "Share of answers that reveal a title's spoiler.",
+            "metric": "answers.spoiler_rate",
+            "max": 0.0,
+        },
+        {
+            "name": "latency",
+            "kind": "latency",
+            "description": "p95/p99 end-to-end latency versus primary, and an absolute ceiling.",
+            "query": LATENCY_QUANTILE,
+            "countQuery": LATENCY_COUNT,
+            "minSamples": 200,
+            "quantiles": {
+                "p95": {"maxRatio": 1.2, "maxSeconds": 0.25, "slackSeconds": 0.002},
+                "p99": {"maxRatio": 1.3, "maxSeconds": 0.5, "slackSeconds": 0.005},
+            },
+        },
+        {
+            "name": "cost",
+            "kind": "relative",
+            "description": "CPU-seconds per 1,000 requests versus primary.",
+            "metric": CPU_PER_1000,
+            "direction": "lower",
+            "comparison": "ratio",
+            "margin": 0.25,
+        },
+        {
+            "name": "rollback",
+            "kind": "check",
+            "critical": True,
+            "description": "Before the first canary step: router accepts weight 0, primary is healthy.",
+            "checks": ["router-accepts-zero-weight", "primary-healthy"],
+        },
+        {
+            "name": "offline-quality",
+            "kind": "relative",
+            "source": "evaluation",
+            "description": "Golden-set Recall@3 / NDCG@10, globally and on the iyashikei slice.",
+            "direction": "higher",
+            "margin": 0.0,
+            "metrics": {
+                "retrieval.recall@3": {},
+                "retrieval.ndcg@10": {},
+                # The seed's bar: iyashikei Recall@3 >= 0.78 and above the baseline.
+                "retrieval.slices.iyashikei.recall@3": {"min": 0.78, "margin": -0.01},
+            },
+        },
+    ]
+
+
+PRESETS: dict[str, Callable[[], list[dict[str, Any]]]] = {"mangaassist": mangaassist}
