@@ -16,7 +16,11 @@ from typing import Any
 
 # operator/shadowgate/report/dashboard.py -> repository root is four levels up.
 DEFAULT_PATH = (
-    pathlib.Path(__file__).resolve().parents[3] / "charts" / "shadowgate" / "files" / "shadowgate-dashboard.json"
+    pathlib.Path(__file__).resolve().parents[3]
+    / "charts"
+    / "shadowgate"
+    / "files"
+    / "shadowgate-dashboard.json"
 )
 
 # Grafana's built-in interval variables, replaced with values that suit a few-minute rollout.
