@@ -44,6 +44,9 @@ def _decisions(ax: Axes, data: ReportData) -> None:
 def _phase_spans(data: ReportData) -> Iterable[tuple[str, float, float]]:
     end = _minutes(data, data.window.end)
     hist = sorted(data.status.history, key=lambda h: h.time)
+    if hist:
+        # The phase the Candidate was in before its first recorded transition.
+        yield hist[0].from_phase, 0.0, _minutes(data, hist[0].time)
     for i, h in enumerate(hist):
         stop = _minutes(data, hist[i + 1].time) if i + 1 < len(hist) else end
         yield h.to_phase, _minutes(data, h.time), stop
