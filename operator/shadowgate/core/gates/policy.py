@@ -90,7 +90,9 @@ class PolicyState:
         """Rebuild from ``to_dict`` output; raises ValueError naming a malformed field."""
         if not raw:
             return cls()
-        gates_raw = raw.get("gates") or {}
+        gates_raw = raw.get("gates")
+        if gates_raw is None:
+            gates_raw = {}
         if not isinstance(gates_raw, Mapping):
             raise ValueError("gate state: 'gates' must be a mapping")
         gates = {}

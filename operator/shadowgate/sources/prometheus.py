@@ -1,0 +1,169 @@
+"""PrometheusSource: gate observations from PromQL over the HTTP API (httpx).
+
+Each gate's templates are rendered per arm (``{variant}`` = the context's candidate or
+baseline variant) and run as instant queries at ``context.at``. Transport errors and 5xx
+answers are retried a bounded number of times with a short backoff; 4xx answers (a bad
+query) are not. Nothing escapes as an exception: a measurement problem comes back as
+``Unavailable`` (QueryError or NoData), a missing metric of a multi-metric gate as None.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from shadowgate.core.gates import observations as obs
+from shadowgate.core.gates import templates
+from shadowgate.core.gates.specs import (
+    CheckSpec,
+    GateSpec,
+    LatencySpec,
+    ProportionSpec,
+    RelativeSpec,
+    ThresholdSpec,
+    WeightedSpec,
+)
+from shadowgate.core.verdicts import InconclusiveReason
+from shadowgate.sources.base import QueryContext
+from shadowgate.sources.prometheus_response import parse_instant
+
+QUERY_ERROR = InconclusiveReason.QUERY_ERROR
+_RETRY_STATUS = {500, 502, 503, 504}
+
+
+class PrometheusSource:
+    """``client`` (shared, caller-owned) or ``transport`` (e.g. httpx.MockTransport in unit
+    tests); with neither, the source makes and owns its own client."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 5.0,
+        retries: int = 2,
+        backoff: float = 0.2,
+    ) -> None:
+        if retries < 0 or timeout <= 0:
+            raise ValueError("retries must be >= 0 and timeout > 0")
+        self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.backoff = backoff
+        self._owned = client is None
+        self._client = client or httpx.AsyncClient(transport=transport, timeout=timeout)
+        self._timeout = timeout
+
+    async def aclose(self) -> None:
+        if self._owned:
+            await self._client.aclose()
+
+    async def query(self, promql: str, at: float | None = None) -> float | obs.Unavailable:
+        """One instant query -> its single value, or why there is none."""
+        params: dict[str, Any] = {"query": promql}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        last = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                resp = await self._client.get(
+                    f"{self.base_url}/api/v1/query", params=params, timeout=self._timeout
+                )
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                continue
+            if resp.status_code in _RETRY_STATUS:
+                last = f"HTTP {resp.status_code}: {resp.text[:200]}"
+                continue
+            try:
+                body = resp.json()
+            except ValueError:
+                return obs.Unavailable(
+                    QUERY_ERROR, f"HTTP {resp.status_code}: answer is not JSON: {resp.text[:200]!r}"
+                )
+            return parse_instant(body, promql)
+        return obs.Unavailable(QUERY_ERROR, f"prometheus unreachable after {self.retries + 1} tries: {last}")
+
+    async def _arm(
+        self, template: str, context: QueryContext, variant: str, **extra: str
+    ) -> float | obs.Unavailable:
+        values = {**context.variables(variant), **extra}
+        return await self.query(templates.render(template, values), context.at)
+
+    async def observe(self, spec: GateSpec, context: QueryContext) -> obs.Observation:
+        try:
+            return await self._observe(spec, context)
+        except Exception as exc:  # a bug here must not take the operator down with it
+            return obs.Unavailable(QUERY_ERROR, f"prometheus source failed: {type(exc).__name__}: {exc}")
+
+    async def _observe(self, spec: GateSpec, context: QueryContext) -> obs.Observation:
+        cand, base = context.candidate_variant, context.baseline_variant
+        if isinstance(spec, ThresholdSpec | RelativeSpec):
+            metrics = [c.metric for c in spec.checks]
+            arms = [cand, base] if isinstance(spec, RelativeSpec) else [cand]
+            return await self._values(metrics, arms, context)
+        if isinstance(spec, WeightedSpec):
+            return await self._values([spec.metric_for(k) for k, _ in spec.weights], [cand, base], context)
+        if isinstance(spec, ProportionSpec):
+            return await self._counts(spec, context)
+        if isinstance(spec, LatencySpec):
+            return await self._quantiles(spec, context)
+        if isinstance(spec, CheckSpec):
+            return obs.Unavailable(
+                QUERY_ERROR, f"gate {spec.header.name}: check gates are measured by the operator"
+            )
+        raise TypeError(f"unknown gate spec {type(spec).__name__}")
+
+    async def _values(self, metrics: list[str], arms: list[str], context: QueryContext) -> obs.Observation:
+        jobs = [self._arm(m, context, arm) for arm in arms for m in metrics]
+        answers = await asyncio.gather(*jobs)
+        per_arm: list[dict[str, float | None]] = []
+        for i, _ in enumerate(arms):
+            chunk = answers[i * len(metrics) : (i + 1) * len(metrics)]
+            for a in chunk:
+                if isinstance(a, obs.Unavailable) and a.reason is QUERY_ERROR:
+                    return a
+            per_arm.append(
+                {
+                    m: (None if isinstance(a, obs.Unavailable) else a)
+                    for m, a in zip(metrics, chunk, strict=True)
+                }
+            )
+        return obs.Values(candidate=per_arm[0], baseline=per_arm[1] if len(per_arm) > 1 else {})
+
+    async def _counts(self, spec: ProportionSpec, context: QueryContext) -> obs.Observation:
+        arms = (context.candidate_variant, context.baseline_variant)
+        answers = await asyncio.gather(
+            *[self._arm(t, context, a) for a in arms for t in (spec.events, spec.trials)]
+        )
+        for a in answers:
+            if isinstance(a, obs.Unavailable):
+                return a
+        ce, ct, be, bt = (max(0, round(float(a))) for a in answers)  # type: ignore[arg-type]
+        # increase() extrapolates each series separately; keep events <= trials.
+        return obs.Counts(min(ce, ct), ct, min(be, bt), bt)
+
+    async def _quantiles(self, spec: LatencySpec, context: QueryContext) -> obs.Observation:
+        arms = [context.candidate_variant]
+        if any(b.max_ratio is not None for b in spec.bounds):
+            arms.append(context.baseline_variant)
+        out: list[obs.QuantileArm] = []
+        for arm in arms:
+            jobs = [self._arm(spec.count_query, context, arm)]
+            jobs += [self._arm(spec.query, context, arm, quantile=repr(b.quantile)) for b in spec.bounds]
+            count, *values = await asyncio.gather(*jobs)
+            if isinstance(count, obs.Unavailable):
+                return obs.Unavailable(count.reason, f"{arm} request count: {count.detail}")
+            for v in values:
+                if isinstance(v, obs.Unavailable) and v.reason is QUERY_ERROR:
+                    return v
+            quantiles = {
+                b.quantile: (None if isinstance(v, obs.Unavailable) else v)
+                for b, v in zip(spec.bounds, values, strict=True)
+            }
+            out.append(obs.QuantileArm(quantiles, max(0, round(count))))
+        return obs.Quantiles(out[0], out[1] if len(out) > 1 else None)
