@@ -85,6 +85,27 @@ CASES = [
     ),
     pytest.param(st(Phase.QUEUED), obs(queue_ahead=1), Phase.QUEUED, [], id="queued-waits"),
     pytest.param(
+        st(Phase.PENDING),
+        obs(spec_error="gate 'x': field 'max': min above max"),
+        Phase.FAILED,
+        [],
+        id="pending-invalid-spec-fails",
+    ),
+    pytest.param(
+        st(Phase.CANARY, step=0, weight=10),
+        obs(spec_error="bad gates"),
+        Phase.FAILED,
+        ["RestoreRoutes", "DeleteWorkload"],
+        id="canary-invalid-spec-cleans-up",
+    ),
+    pytest.param(
+        st(Phase.DEPLOYING),
+        obs(target_found=False, target_reason="BaselineMismatch"),
+        Phase.FAILED,
+        ["DeleteWorkload"],
+        id="deploying-baseline-mismatch",
+    ),
+    pytest.param(
         st(Phase.QUEUED), obs(queue_ahead=0), Phase.DEPLOYING, ["EnsureWorkload"], id="queued-to-deploying"
     ),
     # Deploying
@@ -259,6 +280,20 @@ CASES = [
         Phase.ROLLING_BACK,
         ["RestoreRoutes", "DeleteWorkload", "RecordRollback"],
         id="canary-second-consecutive-failure-rolls-back",
+    ),
+    pytest.param(
+        st(Phase.CANARY, step=0, weight=10),
+        obs(gates=(bad(),), gate_limits=(("latency", 1),)),
+        Phase.ROLLING_BACK,
+        ["RestoreRoutes", "DeleteWorkload", "RecordRollback"],
+        id="canary-gate-own-failure-limit-overrides-policy",
+    ),
+    pytest.param(
+        st(Phase.CANARY, step=0, weight=10),
+        obs(gates=(bad(),), gate_limits=(("other", 1),)),
+        Phase.CANARY,
+        [],
+        id="canary-other-gate-limit-does-not-apply",
     ),
     pytest.param(
         st(Phase.CANARY, step=0, weight=10, inconclusive_count=2),

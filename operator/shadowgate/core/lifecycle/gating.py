@@ -7,6 +7,7 @@ alone (missing data neither convicts nor acquits). Inconclusive is never Pass.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,7 +32,9 @@ def fold(
     phase: str,
     failure_limit: int,
     now: datetime,
+    limits: Mapping[str, int] | None = None,
 ) -> Analysis:
+    """``limits`` are per-gate failure limits that override ``failure_limit``."""
     counters = {g.result.gate: g.consecutive_failures for g in previous if g.phase == phase}
     current: list[GateStatus] = []
     failed: list[GateStatus] = []
@@ -44,7 +47,8 @@ def fold(
             count = 0
         entry = GateStatus(result=result, consecutive_failures=count, evaluated=now, phase=phase)
         current.append(entry)
-        if result.verdict is Verdict.FAIL and (result.critical or count >= failure_limit):
+        limit = (limits or {}).get(result.gate, failure_limit)
+        if result.verdict is Verdict.FAIL and (result.critical or count >= limit):
             failed.append(entry)
         elif result.verdict is not Verdict.PASS:
             # A failure still inside its limit is not a pass either: hold, as for Inconclusive.

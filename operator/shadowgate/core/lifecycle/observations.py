@@ -22,7 +22,11 @@ class Workload:
 class Observations:
     spec: LifecycleSpec
     generation: int
+    # A spec the API server admitted but the operator cannot run (e.g. gates that cannot be
+    # evaluated): the Candidate fails with InvalidSpec and this message, naming the field.
+    spec_error: str = ""
     target_found: bool = True
+    target_reason: str = "TargetNotFound"
     target_message: str = ""
     # Candidates for the same target created before this one that still hold or wait for it.
     queue_ahead: int = 0
@@ -32,6 +36,8 @@ class Observations:
     # None when no analysis ran this reconcile (not due, or not an analysing phase).
     # An empty tuple means the phase has no gates.
     gates: tuple[GateResult, ...] | None = None
+    # Failure limits set on individual gates, overriding the policy's.
+    gate_limits: tuple[tuple[str, int], ...] = ()
     # Shadow: mirrored requests since the phase began; Canary: decided samples in the step.
     samples: int | None = None
 

@@ -104,6 +104,11 @@ class _Run:
             self.cleanup()
             self.goto(Phase.ABORTED, "Aborted", f"aborted by spec.abort in {phase}", warning=True)
             return
+        if self.obs.spec_error:
+            if phase.holds_target:
+                self.cleanup()
+            self.goto(Phase.FAILED, "InvalidSpec", self.obs.spec_error, True, fingerprint=spec.fingerprint)
+            return
         if not self.s.fingerprint or not phase.holds_target:
             self.update(fingerprint=spec.fingerprint)
         elif self.s.fingerprint != spec.fingerprint:
@@ -112,7 +117,8 @@ class _Run:
         if not self.obs.target_found:
             if phase.holds_target:
                 self.cleanup()
-            self.goto(Phase.FAILED, "TargetNotFound", self.obs.target_message or "target not found", True)
+            message = self.obs.target_message or "target not found"
+            self.goto(Phase.FAILED, self.obs.target_reason, message, True)
             return
         resumable = self.s.paused_from if phase is Phase.PAUSED else phase
         if spec.approve and resumable is not None and resumable.approvable:
@@ -280,7 +286,12 @@ class _Run:
         if self.obs.gates is None:
             return
         result = gating.fold(
-            self.s.gates, self.obs.gates, str(self.s.phase), self.spec.failure_limit, self.now
+            self.s.gates,
+            self.obs.gates,
+            str(self.s.phase),
+            self.spec.failure_limit,
+            self.now,
+            dict(self.obs.gate_limits),
         )
         self.update(gates=result.gates, last_analysis=self.now)
         if result.failed:

@@ -1,0 +1,63 @@
+"""The second half of a reconcile: apply the transition's actions, in order, idempotently.
+
+An action that fails raises, the reconcile is retried, and status is not patched, so the next
+attempt recomputes the same decision from the same status.
+"""
+
+from __future__ import annotations
+
+from shadowgate.controller import workload
+from shadowgate.controller.runtime import Runtime, Subject
+from shadowgate.core.lifecycle import observations as o
+from shadowgate.core.lifecycle.status import parse_time
+from shadowgate.kube.base import NotFound, Obj
+from shadowgate.traffic.base import Routes
+
+
+def apply(rt: Runtime, subject: Subject, production: Obj | None, actions: tuple[o.Action, ...]) -> None:
+    traffic = rt.traffic(subject.spec.target.provider)
+    target = subject.route_target()
+    for action in actions:
+        if isinstance(action, o.EnsureWorkload):
+            _ensure(rt, subject, production)
+        elif isinstance(action, o.DeleteWorkload):
+            rt.deployments.delete(subject.namespace, subject.workload)
+            rt.services.delete(subject.namespace, subject.workload)
+        elif isinstance(action, o.SetRoutes):
+            routes = Routes(action.primary_weight, action.canary_weight, action.mirror_percent)
+            traffic.set_routes(target, routes)
+        elif isinstance(action, o.RestoreRoutes):
+            traffic.finalize(target)
+        elif isinstance(action, o.PromoteProduction):
+            _promote(rt, subject, production)
+        elif isinstance(action, o.EmitEvent):
+            rt.events(subject.body, "Warning" if action.warning else "Normal", action.reason, action.message)
+        elif isinstance(action, o.RecordRollback):
+            failed_at = parse_time(action.failed_at)
+            if failed_at is not None:
+                rt.metrics.rollback.observe(max(0.0, (rt.clock() - failed_at).total_seconds()))
+
+
+def _ensure(rt: Runtime, subject: Subject, production: Obj | None) -> None:
+    if production is None:
+        raise NotFound(
+            f"production Deployment {subject.spec.target.deployment} is needed to build the candidate"
+        )
+    try:
+        service = rt.services.get(subject.namespace, subject.spec.target.production_service)
+    except NotFound:
+        service = None
+    body = workload.candidate_deployment(
+        production, service, subject.name, subject.uid, subject.spec, rt.flags
+    )
+    rt.deployments.apply(subject.namespace, body)
+    rt.services.apply(subject.namespace, workload.candidate_service(production, subject.name, subject.uid))
+
+
+def _promote(rt: Runtime, subject: Subject, production: Obj | None) -> None:
+    if production is None:
+        raise NotFound(f"production Deployment {subject.spec.target.deployment} is gone")
+    if workload.serves(production, subject.spec, rt.flags):
+        return
+    patch = workload.promotion_patch(production, subject.spec, rt.flags)
+    rt.deployments.patch(subject.namespace, subject.spec.target.deployment, patch)

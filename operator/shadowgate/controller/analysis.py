@@ -1,0 +1,103 @@
+"""Gate analysis for one reconcile: parse ``spec.gates``, measure each applicable gate through
+its source, and turn the measurements into verdicts with the gates engine.
+
+Sources sit behind ``shadowgate.sources.base.MetricSource``. A gate whose source is not
+configured, or that raises, is Inconclusive (QueryError), never a number and never Pass: the
+Candidate holds rather than promotes on missing data. ``operator`` checks (``rollback``: the
+route accepts weight 0 and production is healthy) are answered from what ``observe`` saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from shadowgate.core.gates import evaluating, observations, parsing, specs
+from shadowgate.core.lifecycle.phases import Phase
+from shadowgate.core.verdicts import GateResult, InconclusiveReason
+from shadowgate.sources.base import MetricSource, QueryContext
+
+_PHASES = {
+    Phase.EVALUATING: specs.Phase.EVALUATION,
+    Phase.SHADOW: specs.Phase.SHADOW,
+    Phase.CANARY: specs.Phase.CANARY,
+}
+
+
+@dataclass(frozen=True)
+class AnalysisRequest:
+    context: QueryContext
+    phase: Phase
+    gates: Mapping[str, Any]
+    # Operator checks answered from observations, e.g. {"rollback": True}.
+    checks: Mapping[str, bool] = field(default_factory=dict)
+
+
+class Analyzer(Protocol):
+    def validate(self, gates: Mapping[str, Any]) -> str:
+        """An empty string, or why the gates cannot be evaluated (naming gate and field)."""
+        ...
+
+    def limits(self, gates: Mapping[str, Any]) -> dict[str, int]:
+        """Per-gate failure limits that override the policy's."""
+        ...
+
+    def analyse(self, request: AnalysisRequest) -> tuple[GateResult, ...]: ...
+
+
+class _Checks:
+    def __init__(self, checks: Mapping[str, bool]) -> None:
+        self._checks = checks
+
+    async def observe(self, spec: specs.GateSpec, context: QueryContext) -> observations.Observation:
+        return observations.Checks(results=dict(self._checks))
+
+
+class EngineAnalyzer:
+    """The gates engine (``shadowgate.core.gates``) over the configured sources."""
+
+    def __init__(self, sources: Mapping[specs.Source, MetricSource]) -> None:
+        self._sources = dict(sources)
+
+    def validate(self, gates: Mapping[str, Any]) -> str:
+        try:
+            parsing.parse_gates(dict(gates) if gates else None)
+        except specs.GateSpecError as exc:
+            return str(exc)
+        return ""
+
+    def limits(self, gates: Mapping[str, Any]) -> dict[str, int]:
+        parsed = parsing.parse_gates(dict(gates) if gates else None)
+        return {s.header.name: s.header.failure_limit for s in parsed if s.header.failure_limit is not None}
+
+    def analyse(self, request: AnalysisRequest) -> tuple[GateResult, ...]:
+        phase = _PHASES.get(request.phase)
+        if phase is None:
+            return ()
+        wanted = specs.applicable(parsing.parse_gates(dict(request.gates) if request.gates else None), phase)
+        if not wanted:
+            return ()
+        # Handlers run in kopf's worker threads, which have no event loop of their own.
+        return asyncio.run(self._all(wanted, request))
+
+    async def _all(self, wanted: list[specs.GateSpec], request: AnalysisRequest) -> tuple[GateResult, ...]:
+        measured = await asyncio.gather(*(self._one(spec, request) for spec in wanted))
+        return tuple(evaluating.evaluate(spec, obs) for spec, obs in zip(wanted, measured, strict=True))
+
+    async def _one(self, spec: specs.GateSpec, request: AnalysisRequest) -> observations.Observation:
+        source: MetricSource | None
+        if spec.header.source is specs.Source.OPERATOR:
+            source = _Checks(request.checks)
+        else:
+            source = self._sources.get(spec.header.source)
+        if source is None:
+            detail = f"no {spec.header.source} source is configured in the operator"
+            return observations.Unavailable(reason=InconclusiveReason.QUERY_ERROR, detail=detail)
+        try:
+            return await source.observe(spec, request.context)
+        except Exception as exc:  # a source bug must hold the rollout, not crash the reconcile
+            return observations.Unavailable(
+                reason=InconclusiveReason.QUERY_ERROR, detail=f"{type(exc).__name__}: {exc}"
+            )

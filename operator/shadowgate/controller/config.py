@@ -1,0 +1,116 @@
+"""Start-up settings (from the environment) and the real ``Runtime`` built from them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+import kopf
+from kubernetes import client, config
+
+from shadowgate.controller import metrics
+from shadowgate.controller.analysis import EngineAnalyzer
+from shadowgate.controller.runtime import Runtime
+from shadowgate.controller.samples import PrometheusSamples
+from shadowgate.controller.workload import Flags
+from shadowgate.core.gates import specs
+from shadowgate.kube import client as kube
+
+
+@dataclass(frozen=True)
+class Settings:
+    tick_s: float = 2.0
+    metrics_port: int = 8090
+    metrics_host: str = "127.0.0.1"
+    prometheus_url: str = ""
+    archive_flag: str = "--archive"
+    handler_flag: str = "--handler"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        try:
+            return cls(
+                tick_s=float(env.get("SHADOWGATE_TICK_SECONDS", "2")),
+                metrics_port=int(env.get("SHADOWGATE_METRICS_PORT", "8090")),
+                metrics_host=env.get("SHADOWGATE_METRICS_HOST", "127.0.0.1"),
+                prometheus_url=env.get("SHADOWGATE_PROMETHEUS_URL", ""),
+                archive_flag=env.get("SHADOWGATE_ARCHIVE_FLAG", "--archive"),
+                handler_flag=env.get("SHADOWGATE_HANDLER_FLAG", "--handler"),
+            )
+        except ValueError as exc:
+            raise SystemExit(f"shadowgate operator: bad setting: {exc}") from exc
+
+
+def tune(settings: kopf.OperatorSettings) -> None:
+    """kopf defaults are for minutes-long reconciles; the demo decides in seconds."""
+    settings.persistence.finalizer = "shadowgate.dev/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="shadowgate.dev")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="shadowgate.dev", key="last-handled-configuration"
+    )
+    settings.watching.reconnect_backoff = 1.0
+    settings.watching.server_timeout = 60
+    settings.watching.client_timeout = 90
+    settings.networking.error_backoffs = (0.5, 1, 1, 2, 3)
+    settings.networking.request_timeout = 30
+    settings.execution.max_workers = 8
+    settings.posting.level = 20  # INFO: our Events, not kopf's handler chatter
+
+
+class LazyRuntime:
+    """Builds the Runtime on first use (after kopf has started), once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._runtime: Runtime | None = None
+
+    def get(self) -> Runtime:
+        with self._lock:
+            if self._runtime is None:
+                self._runtime = build(self._settings)
+            return self._runtime
+
+    def serve_metrics(self) -> None:
+        metrics.serve(self.get().metrics, self._settings.metrics_port, self._settings.metrics_host)
+
+
+def _post_event(body: dict[str, Any], kind: str, reason: str, message: str) -> None:
+    kopf.event(cast(kopf.Body, body), type=kind, reason=reason, message=message[:1000])
+
+
+def build(settings: Settings) -> Runtime:
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    api = client.ApiClient()
+    sources: dict[specs.Source, Any] = {}
+    samples = None
+    if settings.prometheus_url:
+        samples = PrometheusSamples(settings.prometheus_url)
+        prometheus = _prometheus_source(settings.prometheus_url)
+        if prometheus is not None:
+            sources[specs.Source.PROMETHEUS] = prometheus
+    return Runtime(
+        deployments=kube.ClientDeployments(api),
+        services=kube.ClientServices(api),
+        configmaps=kube.ClientConfigMaps(api),
+        objects=kube.ClientCustomObjects(api),
+        analyzer=EngineAnalyzer(sources),
+        samples=samples,
+        metrics=metrics.Metrics(),
+        events=_post_event,
+        flags=Flags(archive=settings.archive_flag, handler=settings.handler_flag),
+    )
+
+
+def _prometheus_source(url: str) -> Any:
+    """The gates engineer's Prometheus source, when it is installed (sources.prometheus)."""
+    try:
+        from shadowgate.sources import prometheus  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    return prometheus.PrometheusSource(url)

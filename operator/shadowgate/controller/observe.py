@@ -1,0 +1,106 @@
+"""The first half of a reconcile: look at the world and describe it as ``Observations``.
+
+Reads only. Every lookup that can fail for a reason the user should see (a missing target, a
+route that is gone, a baseline that moved) becomes an observation, not an exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shadowgate.controller import workload
+from shadowgate.controller.analysis import AnalysisRequest
+from shadowgate.controller.runtime import Runtime, Subject
+from shadowgate.core.lifecycle import observations as o
+from shadowgate.core.lifecycle.phases import Phase
+from shadowgate.core.lifecycle.status import Status
+from shadowgate.core.lifecycle.transition import analysis_due
+from shadowgate.kube.base import NotFound, Obj
+from shadowgate.sources.base import QueryContext
+from shadowgate.traffic.base import RouteNotFound
+
+_BASELINE_CHECKED = (Phase.PENDING, Phase.QUEUED, Phase.DEPLOYING)
+
+
+@dataclass(frozen=True)
+class Seen:
+    observations: o.Observations
+    production: Obj | None  # the production Deployment, for the actions that need its template
+
+
+def gather(rt: Runtime, subject: Subject, status: Status, queue_ahead: int, now: datetime) -> Seen:
+    spec = subject.spec
+    lifecycle = spec.lifecycle()
+    base: dict[str, Any] = dict(spec=lifecycle, generation=subject.generation, queue_ahead=queue_ahead)
+    spec_error = rt.analyzer.validate(spec.gates)
+    if spec_error:
+        return Seen(o.Observations(**base, spec_error=spec_error), None)
+    production, problem, reason = _target(rt, subject, status)
+    if production is None:
+        return Seen(
+            o.Observations(**base, target_found=False, target_reason=reason, target_message=problem), None
+        )
+    base["candidate"] = _workload(rt, subject)
+    if status.phase is Phase.PROMOTING:
+        base["production_promoted"] = workload.serves(production, spec, rt.flags) and workload.available(
+            production
+        )
+    if analysis_due(status, lifecycle.analysis_interval_s, now):
+        since = status.step_since if status.phase is Phase.CANARY else status.phase_since
+        window_s = max(1.0, (now - since).total_seconds()) if since else lifecycle.analysis_interval_s
+        request = AnalysisRequest(
+            context=QueryContext(
+                namespace=subject.namespace,
+                target=spec.target.deployment,
+                candidate=subject.name,
+                route=spec.target.route,
+                window=f"{int(window_s + 0.999)}s",
+                at=now.timestamp(),
+            ),
+            phase=status.phase,
+            gates=spec.gates,
+            checks={"rollback": workload.available(production)},
+        )
+        base["gates"] = rt.analyzer.analyse(request)
+        base["gate_limits"] = tuple(sorted(rt.analyzer.limits(spec.gates).items()))
+        if rt.samples is not None:
+            base["samples"] = rt.samples.count(status.phase, spec.target.route, window_s)
+    return Seen(o.Observations(**base), production)
+
+
+def _target(rt: Runtime, subject: Subject, status: Status) -> tuple[Obj | None, str, str]:
+    """The production Deployment, or None with (message, reason) when the target is not usable."""
+    target = subject.spec.target
+    try:
+        production = rt.deployments.get(subject.namespace, target.deployment)
+    except NotFound:
+        return (
+            None,
+            f"production Deployment {subject.namespace}/{target.deployment} not found",
+            "TargetNotFound",
+        )
+    try:
+        rt.traffic(target.provider).reconcile(subject.route_target())
+    except RouteNotFound as exc:
+        return None, str(exc), "TargetNotFound"
+    baseline = subject.spec.baseline
+    if status.phase in _BASELINE_CHECKED and (baseline.archive_uri or baseline.version):
+        serving = workload.production_model(production, rt.flags)
+        expected = {"archiveUri": baseline.archive_uri, "version": baseline.version}
+        if any(v and serving.get(k) != v for k, v in expected.items()):
+            return None, f"production serves {serving}, not the baseline {expected}", "BaselineMismatch"
+    return production, "", ""
+
+
+def _workload(rt: Runtime, subject: Subject) -> o.Workload:
+    try:
+        deployment = rt.deployments.get(subject.namespace, subject.workload)
+    except NotFound:
+        return o.Workload()
+    return o.Workload(
+        exists=True,
+        available=workload.available(deployment),
+        failure=workload.failure(deployment),
+    )

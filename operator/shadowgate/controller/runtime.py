@@ -1,0 +1,73 @@
+"""What a reconcile needs from the outside world, built once at start-up and passed in.
+
+``Runtime`` holds the Kubernetes helpers, the analyzer, the sample counter, metrics, the
+model-server flags, the clock and the Event sink; ``Subject`` is one Candidate being
+reconciled. Unit tests build a ``Runtime`` from plain fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shadowgate.controller.analysis import Analyzer
+from shadowgate.controller.candidate import CandidateSpec
+from shadowgate.controller.metrics import Metrics
+from shadowgate.controller.samples import SampleCounter
+from shadowgate.controller.workload import Flags, workload_name
+from shadowgate.kube.base import ConfigMaps, CustomObjects, Deployments, Services
+from shadowgate.traffic.base import RouteTarget, TrafficProvider
+from shadowgate.traffic.factory import provider_for
+
+# (object body, "Normal" | "Warning", reason, message)
+EventSink = Callable[[dict[str, Any], str, str, str], None]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    deployments: Deployments
+    services: Services
+    configmaps: ConfigMaps
+    objects: CustomObjects
+    analyzer: Analyzer
+    samples: SampleCounter | None
+    metrics: Metrics
+    events: EventSink
+    flags: Flags = field(default_factory=Flags)
+    clock: Callable[[], datetime] = _utcnow
+
+    def traffic(self, provider: str) -> TrafficProvider:
+        return provider_for(provider, self.configmaps, self.objects)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The Candidate being reconciled."""
+
+    namespace: str
+    name: str
+    uid: str
+    generation: int
+    spec: CandidateSpec
+    body: dict[str, Any]
+
+    @property
+    def workload(self) -> str:
+        return workload_name(self.name)
+
+    def route_target(self) -> RouteTarget:
+        target = self.spec.target
+        return RouteTarget(
+            namespace=self.namespace,
+            route=target.route,
+            primary_service=target.production_service,
+            candidate_service=self.workload,
+            sticky_key=self.spec.canary.sticky_key if self.spec.canary else "X-User-Id",
+            salt=self.name,
+        )
