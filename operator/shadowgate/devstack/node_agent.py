@@ -1,0 +1,296 @@
+"""The node agent: the local stack's scheduler and kubelet, running Pods as local processes.
+
+Run as ``python -m shadowgate.devstack.node_agent --kubeconfig K --state-dir D`` (the stack
+starts and stops it). It registers the Node ``shadowgate-local`` and renews its Lease,
+binds every unscheduled Pod to it, and gives each Pod on it a ``PodWorker`` (see
+``node_agent_worker``) that runs the first container's command on the Pod's own loopback
+address. One watch over all Pods drives everything; it re-lists after a 410 and
+reconnects after any error, so an API-server restart is survived. On SIGTERM the agent
+stops its Pods' processes; a SIGKILLed agent leaves them running, and the next agent
+adopts them from the state file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import pathlib
+import platform
+import signal
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from shadowgate.devstack import node_agent_spec as podspec
+from shadowgate.devstack import node_agent_status as nodestatus
+from shadowgate.devstack.layout import StackLayout
+from shadowgate.devstack.node_agent_kube import Expired, Gone, KubeApi
+from shadowgate.devstack.node_agent_process import adopt
+from shadowgate.devstack.node_agent_state import AgentState
+from shadowgate.devstack.node_agent_worker import PodWorker, WorkerSettings
+
+log = logging.getLogger("shadowgate.node_agent")
+
+NODE_NAME = "shadowgate-local"
+DEFAULT_SCHEDULER = "default-scheduler"
+FINISHED = ("Succeeded", "Failed")
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    node_name: str = NODE_NAME
+    host_ip: str = "127.0.0.1"
+    heartbeat_s: float = 10.0
+    lease_duration_s: int = 40
+    node_status_s: float = 60.0
+    watch_timeout_s: int = 120
+    max_pods: int = 110
+
+
+def memory_bytes() -> int:
+    for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+class NodeAgent:
+    def __init__(
+        self, api: KubeApi, state: AgentState, settings: AgentSettings, worker: WorkerSettings
+    ) -> None:
+        self._api, self._state, self._cfg, self._worker_cfg = api, state, settings, worker
+        self._workers: dict[str, PodWorker] = {}
+        # Pods whose deletion a worker already finished: late events for them start nothing.
+        self._finalized: set[str] = set()
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    def run(self, stop: threading.Event) -> None:
+        for target, name in ((self._heartbeat_loop, "heartbeat"), (self._watch_loop, "watch")):
+            threading.Thread(target=target, args=(stop,), name=name, daemon=True).start()
+        stop.wait()
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop every Pod's process (in parallel, each within its grace) and wait for them."""
+        with self._lock:
+            self._stopping = True
+            workers = list(self._workers.values())
+        log.info("stopping %d pod(s)", len(workers))
+        for w in workers:
+            w.shutdown()
+        for w in workers:
+            w.join(self._worker_cfg.shutdown_grace_s + 5)
+
+    # Node registration and heartbeat.
+
+    def _heartbeat_loop(self, stop: threading.Event) -> None:
+        node_uid, version, last_status = "", "", 0.0
+        while not stop.is_set():
+            try:
+                version = version or self._api.server_version()
+                if not node_uid or time.monotonic() - last_status >= self._cfg.node_status_s:
+                    node_uid = self._register(version)
+                    last_status = time.monotonic()
+                now = time.time()
+                lease = nodestatus.lease_manifest(
+                    self._cfg.node_name, node_uid, self._cfg.lease_duration_s, nodestatus.micro_time(now)
+                )
+                self._api.put_lease(lease)
+            except Exception as exc:
+                log.warning("node heartbeat failed (retrying): %s", exc)
+                node_uid = ""  # re-check the Node: the API server may have lost it
+                stop.wait(1.0)
+                continue
+            stop.wait(self._cfg.heartbeat_s)
+
+    def _register(self, version: str) -> str:
+        """Create the Node if needed and refresh its status; returns its uid."""
+        name = self._cfg.node_name
+        try:
+            node = self._api.get_node(name)
+        except Gone:
+            labels = {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": nodestatus.go_arch(platform.machine()),
+                "node.shadowgate.dev/local-processes": "true",
+            }
+            node = self._api.create_node(nodestatus.node_manifest(name, labels))
+            log.info("registered node %s", name)
+        cap = nodestatus.capacity(os.cpu_count() or 1, memory_bytes(), self._cfg.max_pods)
+        status = nodestatus.node_status(
+            self._cfg.host_ip,
+            name,
+            cap,
+            version,
+            nodestatus.go_arch(platform.machine()),
+            nodestatus.rfc3339(time.time()),
+            (node.get("status") or {}).get("conditions") or [],
+        )
+        self._api.patch_node_status(name, status)
+        return str(node["metadata"]["uid"])
+
+    # The Pod watch.
+
+    def _watch_loop(self, stop: threading.Event) -> None:
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                pods, rv = self._api.list_pods()
+                self._sync(pods)
+                delay = 0.5
+                while not stop.is_set():
+                    for kind, pod in self._api.watch_pods(rv, self._cfg.watch_timeout_s):
+                        rv = str(pod.get("metadata", {}).get("resourceVersion") or rv)
+                        if kind != "BOOKMARK":
+                            self._handle(kind, pod)
+            except Expired:
+                log.info("pod watch expired; listing again")
+            except Exception as exc:
+                log.warning("pod watch failed (reconnecting in %.1fs): %s", delay, exc)
+                stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _sync(self, pods: Sequence[Mapping[str, Any]]) -> None:
+        """After a (re)list: handle every Pod, and stop what belongs to Pods that are gone."""
+        present = {str(p["metadata"]["uid"]) for p in pods}
+        self._finalized.clear()  # a fresh view: a Pod still there still needs finalizing
+        for pod in pods:
+            if pod.get("spec", {}).get("nodeName") == self._cfg.node_name and pod.get("status", {}).get(
+                "podIP"
+            ):
+                self._state.ips.reserve(str(pod["status"]["podIP"]))
+        for pod in pods:
+            self._handle("ADDED", pod)
+        with self._lock:
+            vanished = [w for uid, w in self._workers.items() if uid not in present]
+        for w in vanished:
+            w.gone()
+        for uid, rec in self._state.items():
+            if uid not in present and uid not in self._workers:
+                # A Pod deleted while no agent ran: its process may still be alive.
+                live = adopt(rec.pid, rec.pid_start) if rec.pid is not None else None
+                if live is not None:
+                    log.info("stopping orphaned process %d of %s/%s", rec.pid, rec.namespace, rec.name)
+                    live.stop(self._worker_cfg.shutdown_grace_s)
+                self._state.forget(uid)
+
+    def _handle(self, kind: str, pod: Mapping[str, Any]) -> None:
+        meta, spec = podspec.meta(pod), podspec.spec(pod)
+        uid = str(meta.get("uid"))
+        with self._lock:
+            worker = self._workers.get(uid)
+            if worker is not None and worker.done:
+                del self._workers[uid]
+                worker = None
+        if kind == "DELETED":
+            if worker is not None:
+                worker.gone()
+            self._finalized.discard(uid)
+            return
+        node = spec.get("nodeName")
+        if not node:
+            scheduler = spec.get("schedulerName") or DEFAULT_SCHEDULER
+            if scheduler == DEFAULT_SCHEDULER and not meta.get("deletionTimestamp"):
+                self._bind(pod)
+            return
+        if node != self._cfg.node_name:
+            return
+        deleting = bool(meta.get("deletionTimestamp"))
+        if deleting:
+            if worker is None and uid in self._finalized:
+                return  # its worker already stopped it and finished the deletion
+            self._finalized.add(uid)
+        if worker is not None:
+            worker.update(pod)
+            return
+        finished = (pod.get("status") or {}).get("phase") in FINISHED
+        if finished and not deleting and self._state.get(uid) is None:
+            return  # a finished Pod from an earlier agent: nothing to run
+        worker = PodWorker(pod, self._api, self._state, self._worker_cfg)
+        with self._lock:
+            if self._stopping:
+                return
+            self._workers[uid] = worker
+            worker.start()
+
+    def _bind(self, pod: Mapping[str, Any]) -> None:
+        meta = podspec.meta(pod)
+        ns, name, uid = str(meta["namespace"]), str(meta["name"]), str(meta["uid"])
+        for attempt in range(3):
+            try:
+                self._api.bind(ns, name, uid, self._cfg.node_name)
+                log.info("bound %s/%s to %s", ns, name, self._cfg.node_name)
+                return
+            except Gone:
+                return
+            except Exception as exc:
+                if getattr(exc, "status", None) == 409:
+                    return  # already bound (or a namesake replaced it)
+                log.warning("binding %s/%s failed (%d): %s", ns, name, attempt, exc)
+                time.sleep(0.5)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m shadowgate.devstack.node_agent",
+        description="Schedule and run the local stack's Pods as local processes.",
+    )
+    parser.add_argument("--kubeconfig", required=True, type=pathlib.Path)
+    parser.add_argument("--state-dir", required=True, type=pathlib.Path)
+    parser.add_argument("--node-name", default=NODE_NAME)
+    parser.add_argument("--heartbeat-seconds", type=float, default=10.0)
+    parser.add_argument("--restart-backoff-seconds", type=float, default=1.0, help="first restart delay")
+    parser.add_argument("--restart-backoff-max-seconds", type=float, default=30.0)
+    parser.add_argument("--log-level", default="INFO")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(threadName)s: %(message)s"
+    )
+    if not args.kubeconfig.is_file():
+        print(f"node-agent: kubeconfig not found: {args.kubeconfig}", file=sys.stderr)
+        return 2
+    if args.heartbeat_seconds <= 0 or args.restart_backoff_seconds <= 0:
+        print("node-agent: --heartbeat-seconds and --restart-backoff-seconds must be > 0", file=sys.stderr)
+        return 2
+    from kubernetes import client, config  # imported here: `--help` stays fast
+
+    layout = StackLayout(args.state_dir.resolve())
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=str(args.kubeconfig), client_configuration=cfg)
+    cfg.connection_pool_maxsize = 64  # one status patcher thread per Pod shares the pool
+    api = KubeApi(client.ApiClient(cfg))
+    try:
+        state = AgentState(layout.node_agent_dir / "state.json")
+    except (ValueError, TypeError) as exc:
+        print(f"node-agent: unreadable state file: {exc}", file=sys.stderr)
+        return 2
+    worker_cfg = WorkerSettings(
+        host_ip="127.0.0.1",
+        logs_dir=layout.node_agent_dir / "pods",
+        file_sd_dir=layout.file_sd_dir,
+        base_env=dict(os.environ),
+        backoff_initial_s=args.restart_backoff_seconds,
+        backoff_max_s=max(args.restart_backoff_max_seconds, args.restart_backoff_seconds),
+    )
+    settings = AgentSettings(node_name=args.node_name, heartbeat_s=args.heartbeat_seconds)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    log.info("node agent for %s; state in %s", settings.node_name, layout.node_agent_dir)
+    NodeAgent(api, state, settings, worker_cfg).run(stop)
+    log.info("node agent stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
