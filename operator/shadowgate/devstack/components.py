@@ -31,8 +31,13 @@ CONTROLLERS: tuple[str, ...] = (
     "serviceaccount-controller",
     "serviceaccount-token-controller",
     "root-ca-certificate-publisher-controller",
+    # Fills the built-in admin/edit/view ClusterRoles, which operators' RBAC often binds to.
+    "clusterrole-aggregation-controller",
     "job-controller",
+    "cronjob-controller",
+    "ttl-after-finished-controller",
     "statefulset-controller",
+    "disruption-controller",
 )
 
 HealthKind = Literal["http", "https-admin", "https-anonymous", "process"]
