@@ -22,10 +22,12 @@ log = logging.getLogger(__name__)
 REASONS = {
     200: b"OK", 201: b"Created", 202: b"Accepted", 204: b"No Content", 301: b"Moved Permanently",
     302: b"Found", 304: b"Not Modified", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed",
-    409: b"Conflict", 410: b"Gone", 413: b"Payload Too Large", 422: b"Unprocessable Content",
+    409: b"Conflict", 410: b"Gone", 413: b"Payload Too Large", 414: b"URI Too Long",
+    422: b"Unprocessable Content", 431: b"Request Header Fields Too Large",
     500: b"Internal Server Error", 502: b"Bad Gateway", 503: b"Service Unavailable", 504: b"Gateway Timeout",
 }  # fmt: skip
 MAX_PIPELINE = 16
+MAX_HEAD = 64 << 10  # request line + headers; httptools itself has no limit
 
 
 @dataclasses.dataclass(slots=True)
@@ -87,6 +89,7 @@ class _Connection(asyncio.Protocol):
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
         self._body_len = 0
+        self._head_len = 0
         self._too_large = False
         self._queue: collections.deque[tuple[Request, bool]] = collections.deque()
         self._busy = False
@@ -120,13 +123,21 @@ class _Connection(asyncio.Protocol):
         self._headers = []
         self._body = []
         self._body_len = 0
+        self._head_len = 0
         self._too_large = False
 
     def on_url(self, url: bytes) -> None:
         self._url += url
+        self._grow_head(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name.lower(), value))
+        self._grow_head(len(name) + len(value) + 4)
+
+    def _grow_head(self, n: int) -> None:
+        self._head_len += n
+        if self._head_len > MAX_HEAD and not self._closing:
+            self._fail(431, f"request line and headers over {MAX_HEAD} bytes")
 
     def on_headers_complete(self) -> None:
         for k, v in self._headers:

@@ -64,7 +64,8 @@ class RouterMetrics:
             "shadowgate_router_shadow_rank_correlation",
             "Reranker Spearman rank correlation of shadow vs primary over the shared top-k",
             rv,
-            buckets=(-0.5, 0.0, 0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0),
+            # No negative bound: prometheus_client drops _sum when one exists, and a gate wants the mean.
+            buckets=(0.0, 0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0),
             registry=r,
         )
         self.comparison_invalid = Counter(
