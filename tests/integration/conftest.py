@@ -16,6 +16,7 @@ running, and torn down at the end leaving no process. It offers ``.kubeconfig`` 
 from __future__ import annotations
 
 import os
+import pathlib
 import uuid
 from collections.abc import Iterator
 
@@ -23,10 +24,30 @@ import pytest
 from kubernetes import client, config
 from shadowgate.devstack.stack import Stack
 
+OWNER_FILE = "pytest-owner.pid"
+
+
+def _reap_abandoned_stacks(base: pathlib.Path) -> None:
+    """Stop stacks of earlier test runs that were killed before their teardown ran.
+
+    pytest keeps the last few ``pytest-N`` folders; a stack in one whose owning pytest
+    process is gone would otherwise keep an API server running on a 2-core machine.
+    """
+    for owner in base.parent.glob(f"pytest-*/shadowgate-stack*/{OWNER_FILE}"):
+        try:
+            pid = int(owner.read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if pid != os.getpid() and not pathlib.Path(f"/proc/{pid}").exists():
+            Stack(owner.parent, node_agent=False).down()
+            owner.unlink(missing_ok=True)
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state_dir = tmp_path_factory.mktemp("shadowgate-stack")
+    _reap_abandoned_stacks(tmp_path_factory.getbasetemp())
+    (state_dir / OWNER_FILE).write_text(f"{os.getpid()}\n")
     # Only the fixture's own stack: a developer's SHADOWGATE_STATE_DIR must not leak in.
     environ = {k: v for k, v in os.environ.items() if k != "SHADOWGATE_STATE_DIR"}
     local = Stack(state_dir, environ=environ, log=lambda msg: print(f"[stack] {msg}"))
