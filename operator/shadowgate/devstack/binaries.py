@@ -69,8 +69,9 @@ def ensure(log: Callable[[str], None], environ: Mapping[str, str] | None = None)
         "a cold build takes tens of minutes on 2 cores, later runs reuse the cache"
     )
     directory.mkdir(parents=True, exist_ok=True)
-    # Two `dev up`s at once must not run two builds into the same output files.
-    with open(directory.parent / ".build.lock", "w") as lock:
+    # Two `dev up`s at once must not run two builds into the same output files. (A build
+    # started by other means, e.g. bootstrap, is not covered by this lock.)
+    with open(directory.parent / ".dev-up-build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if missing(directory):
             proc = subprocess.run([str(script)], check=False)
