@@ -51,7 +51,7 @@ def parser() -> argparse.ArgumentParser:
 def settings_from(args: argparse.Namespace) -> ServiceSettings:
     events = frozenset(e.strip() for e in args.feedback_events.split(",") if e.strip())
     positive = {
-        "--port": args.port, "--max-body-bytes": args.max_body_bytes,
+        "--max-body-bytes": args.max_body_bytes,
         "--upstream-timeout": args.upstream_timeout,
         "--mirror-max-inflight": args.mirror_max_inflight, "--mirror-timeout": args.mirror_timeout,
         "--state-interval": args.state_interval,
@@ -59,6 +59,8 @@ def settings_from(args: argparse.Namespace) -> ServiceSettings:
     for flag, value in positive.items():
         if value <= 0:
             raise ValueError(f"{flag} must be > 0, got {value}")
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be 0..65535, got {args.port}")
     if args.mirror_max_body_bytes < 0:
         raise ValueError("--mirror-max-body-bytes must be >= 0")
     return ServiceSettings(

@@ -70,6 +70,7 @@ class RouterService:
         self._server = HttpServer(self.app.handle, settings.max_body_bytes, self.app.protocol_error)
         self._tasks: list[asyncio.Task[None]] = []
         self.port = 0
+        self._stopped = False
 
     def attach_source(self, source: TableSource) -> None:
         """Set the source after construction (the Kubernetes source needs ``self.endpoints``)."""
@@ -113,6 +114,9 @@ class RouterService:
                     log.error("saving state to %s failed: %s", path, exc)
 
     async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         await self._server.stop(self.settings.shutdown_grace_s)
         for t in self._tasks:
             t.cancel()
