@@ -254,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(threadName)s: %(message)s"
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if not args.kubeconfig.is_file():
         print(f"node-agent: kubeconfig not found: {args.kubeconfig}", file=sys.stderr)
