@@ -463,3 +463,59 @@ def _environ(pid: int) -> dict[str, str]:
         return {}
     pairs = (item.decode(errors="replace").partition("=") for item in raw.split(b"\0") if item)
     return {k: v for k, _, v in pairs}
+
+
+def _restart_api_server(stack: Stack, core: client.CoreV1Api) -> None:
+    """Stop the API server and start it again on the same port, as the stack started it."""
+    current = state.load(stack.layout)
+    record = current.components["kube-apiserver"]
+    processes.stop(record)
+    env = {**os.environ, processes.STACK_ID_ENV: current.stack_id, "KUBECONFIG": stack.kubeconfig}
+    restarted = processes.spawn(record.name, record.argv, pathlib.Path(record.log), env, stack.layout.root)
+    processes.write_pid_file(stack.layout.pid_file(record.name), restarted)
+    state.save(stack.layout, current.with_component(restarted))
+
+    def serving() -> bool:
+        try:
+            core.list_namespace(_preload_content=False, _request_timeout=2)
+            return True
+        except Exception:
+            return False
+
+    wait_for("the API server to serve again", serving, timeout=90, every=0.5)
+
+
+def test_agent_survives_an_api_server_restart(
+    core: client.CoreV1Api, apps: client.AppsV1Api, namespace: str, stack: Stack, kube_api: client.ApiClient
+) -> None:
+    create(
+        apps.create_namespaced_deployment, namespace, deployment("before", 1, {"containers": [container()]})
+    )
+    (before,) = wait_for("a ready Pod", lambda: ready_pods(core, namespace, "before", 1))
+    _restart_api_server(stack, core)
+    restarted_at = time.time()
+    # The watch reconnects: a Deployment created after the restart is scheduled and run.
+    create(
+        apps.create_namespaced_deployment, namespace, deployment("after", 1, {"containers": [container()]})
+    )
+    (after,) = wait_for(
+        "a ready Pod after the restart", lambda: ready_pods(core, namespace, "after", 1), timeout=90
+    )
+    assert after["status"]["podIP"] != before["status"]["podIP"]
+    # The earlier Pod's process ran through the outage and was neither restarted nor duplicated.
+    (still,) = pods(core, namespace, "app=before")
+    assert pid_of(still) == pid_of(before) and alive(pid_of(still))
+    assert still["status"]["containerStatuses"][0]["restartCount"] == 0
+    # The heartbeat resumed too.
+    leases = client.CoordinationV1Api(kube_api)
+
+    def renewed_since_restart() -> bool:
+        lease = body(
+            leases.read_namespaced_lease("shadowgate-local", "kube-node-lease", _preload_content=False)
+        )
+        renew = dt.datetime.strptime(lease["spec"]["renewTime"][:19], "%Y-%m-%dT%H:%M:%S").replace(
+            tzinfo=dt.UTC
+        )
+        return renew.timestamp() >= restarted_at - 1
+
+    wait_for("a lease renewal after the restart", renewed_since_restart, timeout=30)
