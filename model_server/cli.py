@@ -27,9 +27,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--management-port", type=int, default=8081)
     serve.add_argument("--metrics-port", type=int, default=8082)
     serve.add_argument(
-        "--variant", choices=settings_mod.VARIANTS, default=None, help="default $SHADOWGATE_VARIANT, else primary"
+        "--variant",
+        choices=settings_mod.VARIANTS,
+        default=None,
+        help="default $SHADOWGATE_VARIANT, else primary",
     )
-    serve.add_argument("--model", action="append", default=[], metavar="URI", help="archive to load at start-up")
+    serve.add_argument(
+        "--model", action="append", default=[], metavar="URI", help="archive to load at start-up"
+    )
     serve.add_argument("--model-store", type=pathlib.Path, default=None, help="where archives are unpacked")
     serve.add_argument("--max-body-bytes", type=int, default=1 << 20)
     serve.add_argument("--max-text-chars", type=int, default=2048)
@@ -45,10 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--name", required=True)
     build.add_argument("--version", required=True)
     build.add_argument("--handler", required=True, help="retriever, classifier, reranker or pkg.mod:Class")
-    build.add_argument("--file", action="append", default=[], metavar="KEY=PATH", help="a keyed file (repeat)")
+    build.add_argument(
+        "--file", action="append", default=[], metavar="KEY=PATH", help="a keyed file (repeat)"
+    )
     build.add_argument("--extra", action="append", default=[], type=pathlib.Path, metavar="PATH")
     build.add_argument("--config", default="{}", help="handler config as a JSON object")
-    build.add_argument("--config-file", type=pathlib.Path, default=None, help="handler config from a JSON file")
+    build.add_argument(
+        "--config-file", type=pathlib.Path, default=None, help="handler config from a JSON file"
+    )
     build.add_argument("--description", default="")
     build.add_argument("--batch-size", type=int, default=1)
     build.add_argument("--max-batch-delay-ms", type=float, default=5.0)
@@ -148,7 +157,9 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
     )
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
     )
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     server.run(settings)

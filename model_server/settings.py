@@ -18,7 +18,9 @@ class Settings:
     metrics_port: int = 8082
     variant: str = "primary"
     models: tuple[str, ...] = ()
-    model_store: pathlib.Path = field(default_factory=lambda: pathlib.Path(tempfile.gettempdir()) / "model-server-store")
+    model_store: pathlib.Path = field(
+        default_factory=lambda: pathlib.Path(tempfile.gettempdir()) / "model-server-store"
+    )
     max_body_bytes: int = 1 << 20
     max_text_chars: int = 2048
     max_batch_instances: int = 256

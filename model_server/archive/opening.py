@@ -103,7 +103,9 @@ def _local_or_download(uri: str, store: pathlib.Path, timeout_s: float) -> _Sour
     elif parsed.scheme == "" or (len(parsed.scheme) == 1 and uri[1:3] in (":\\", ":/")):
         local = pathlib.Path(uri)
     else:
-        raise ArchiveError(f"unsupported URI scheme {parsed.scheme!r} in {uri!r} (use a path, file:// or http(s)://)")
+        raise ArchiveError(
+            f"unsupported URI scheme {parsed.scheme!r} in {uri!r} (use a path, file:// or http(s)://)"
+        )
     if not local.exists():
         raise ArchiveError(f"missing file: archive {str(local)!r} does not exist")
     return _Source(local, downloaded=False)
@@ -122,7 +124,9 @@ def _download(uri: str, store: pathlib.Path, timeout_s: float) -> pathlib.Path:
                 for chunk in response.iter_bytes(1 << 20):
                     size += len(chunk)
                     if size > _MAX_DOWNLOAD_BYTES:
-                        raise ArchiveError(f"download failed: {uri} is larger than {_MAX_DOWNLOAD_BYTES} bytes")
+                        raise ArchiveError(
+                            f"download failed: {uri} is larger than {_MAX_DOWNLOAD_BYTES} bytes"
+                        )
                     out.write(chunk)
     except httpx.HTTPError as exc:
         shutil.rmtree(target_dir, ignore_errors=True)

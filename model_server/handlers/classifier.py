@@ -57,7 +57,9 @@ class ClassifierHandler(base.BaseHandler):
         self.encoder = encoder.shared_encoder(self.config.encoder)
         path = context.file("weights")
         self.labels = list(self.config.labels)
-        self.head = weights.build_head(weights.load_tensors(path), self.encoder.dim, len(self.labels), path.name)
+        self.head = weights.build_head(
+            weights.load_tensors(path), self.encoder.dim, len(self.labels), path.name
+        )
 
     def parse(self, instance: Any) -> str:
         obj = base.require_object(instance)

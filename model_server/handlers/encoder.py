@@ -13,6 +13,7 @@ import pathlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -24,13 +25,13 @@ _ALIASES = {DEFAULT_ENCODER, f"sentence-transformers/{DEFAULT_ENCODER}"}
 
 @dataclass
 class Encoder:
-    model: torch.nn.Module
+    model: Any  # a SentenceTransformer (an nn.Sequential); typed loosely to keep its import lazy
     dim: int
     tokenize_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def embed(self, texts: Sequence[str]) -> torch.Tensor:
         """L2-normalized sentence embeddings, shape (len(texts), dim)."""
-        prepare = getattr(self.model, "preprocess", None) or self.model.tokenize  # type: ignore[operator]
+        prepare = getattr(self.model, "preprocess", None) or self.model.tokenize
         with self.tokenize_lock:
             features = prepare(list(texts))
         with torch.inference_mode():

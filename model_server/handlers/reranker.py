@@ -74,7 +74,9 @@ class RerankerHandler(base.BaseHandler):
         if not items:
             raise BadInput("field 'items' is empty: nothing to rerank")
         if len(items) > self.config.max_items:
-            raise BadInput(f"field 'items' has {len(items)} entries, over the limit of {self.config.max_items}")
+            raise BadInput(
+                f"field 'items' has {len(items)} entries, over the limit of {self.config.max_items}"
+            )
         ids: list[str] = []
         texts: list[str] = []
         for i, item in enumerate(items):

@@ -29,5 +29,7 @@ def resolve_handler(name: str) -> type[base.BaseHandler]:
         raise ArchiveError(f"unknown handler {name!r}: cannot import {module_name!r} ({exc})") from exc
     cls = getattr(module, attr, None)
     if not isinstance(cls, type) or not issubclass(cls, base.BaseHandler):
-        raise ArchiveError(f"unknown handler {name!r}: {attr!r} in {module_name!r} is not a BaseHandler subclass")
+        raise ArchiveError(
+            f"unknown handler {name!r}: {attr!r} in {module_name!r} is not a BaseHandler subclass"
+        )
     return cls

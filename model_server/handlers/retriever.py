@@ -85,9 +85,13 @@ def load_adapter(path: pathlib.Path, dim: int) -> Callable[[torch.Tensor], torch
 
         apply = low_rank
     else:
-        raise ArchiveError(f"bad weights: adapter {name} needs 'weight' (d x d) or 'lora_a'/'lora_b', has {sorted(tensors)}")
+        raise ArchiveError(
+            f"bad weights: adapter {name} needs 'weight' (d x d) or 'lora_a'/'lora_b', has {sorted(tensors)}"
+        )
     if set(tensors) - allowed:
-        raise ArchiveError(f"bad weights: adapter {name} has unexpected tensors {sorted(set(tensors) - allowed)}")
+        raise ArchiveError(
+            f"bad weights: adapter {name} has unexpected tensors {sorted(set(tensors) - allowed)}"
+        )
     return apply
 
 
@@ -101,16 +105,22 @@ class RetrieverHandler(base.BaseHandler):
         try:
             self.config = RetrieverConfig.model_validate(context.manifest.config)
         except pydantic.ValidationError as exc:
-            raise ArchiveError(f"bad manifest: config: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+            raise ArchiveError(
+                f"bad manifest: config: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
+            ) from exc
         self.encoder = encoder.shared_encoder(self.config.encoder)
         dim = self.encoder.dim
         self.ids = read_catalog_ids(context.file("catalog"))
         index_path = context.file("index")
-        self.index = weights.expect(weights.load_tensors(index_path), "embeddings", (len(self.ids), dim), index_path.name)
+        self.index = weights.expect(
+            weights.load_tensors(index_path), "embeddings", (len(self.ids), dim), index_path.name
+        )
         norms = self.index.norm(dim=1)
         if not torch.allclose(norms, torch.ones_like(norms), atol=1e-3):
             worst = int((norms - 1).abs().argmax())
-            raise ArchiveError(f"bad index: {index_path.name} row {worst} has norm {float(norms[worst]):.4f}, expected 1")
+            raise ArchiveError(
+                f"bad index: {index_path.name} row {worst} has norm {float(norms[worst]):.4f}, expected 1"
+            )
         adapter_path = context.optional_file("adapter")
         self.adapter = load_adapter(adapter_path, dim) if adapter_path else None
         self.max_k = min(self.config.max_k, len(self.ids))

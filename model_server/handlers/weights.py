@@ -58,7 +58,9 @@ def build_head(tensors: dict[str, torch.Tensor], in_dim: int, out_dim: int, sour
         expected_keys = {"hidden.weight", "hidden.bias", "out.weight", "out.bias"}
         hidden = expect(tensors, "hidden.weight", (None, in_dim), source)
         width = hidden.shape[0]
-        head = torch.nn.Sequential(torch.nn.Linear(in_dim, width), torch.nn.ReLU(), torch.nn.Linear(width, out_dim))
+        head = torch.nn.Sequential(
+            torch.nn.Linear(in_dim, width), torch.nn.ReLU(), torch.nn.Linear(width, out_dim)
+        )
         state = {
             "0.weight": hidden,
             "0.bias": expect(tensors, "hidden.bias", (width,), source),
@@ -67,7 +69,8 @@ def build_head(tensors: dict[str, torch.Tensor], in_dim: int, out_dim: int, sour
         }
     else:
         raise ArchiveError(
-            f"bad weights: {source} needs linear.weight/linear.bias or hidden.*/out.* tensors, has {sorted(tensors)}"
+            f"bad weights: {source} needs linear.weight/linear.bias or hidden.*/out.* tensors, "
+            f"has {sorted(tensors)}"
         )
     unexpected = set(tensors) - expected_keys
     if unexpected:
