@@ -277,3 +277,20 @@ def test_shutdown_stops_process_and_next_start_counts_a_restart(
 )
 def test_status_digest(a: dict[str, Any], b: dict[str, Any], same: bool) -> None:
     assert (status_digest(a) == status_digest(b)) is same
+
+
+def test_failing_liveness_restarts_the_process(
+    tmp_path: pathlib.Path, settings: WorkerSettings, workers: list[PodWorker]
+) -> None:
+    # Nothing listens on the probed port, so every liveness check fails.
+    pod = make_pod("import time; time.sleep(60)")
+    pod["spec"]["containers"][0]["livenessProbe"] = {
+        "tcpSocket": {"port": 1},
+        "periodSeconds": 0.1,
+        "failureThreshold": 2,
+    }
+    api = FakeApi()
+    run(pod, api, AgentState(tmp_path / "s.json"), settings, workers)
+    wait_for(lambda: api.container().get("restartCount", 0) >= 1)
+    last = api.container()["lastState"]["terminated"]
+    assert "liveness probe failed" in last["message"] and last["exitCode"] == 143
