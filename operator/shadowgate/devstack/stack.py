@@ -178,6 +178,19 @@ class Stack:
             out.append(ComponentStatus(name, record.pid, spec.port, running, healthy, detail, record.log))
         return out
 
+    def _unhealthy_after_grace(self, grace_s: float = 15.0) -> list[ComponentStatus]:
+        """Components that are dead, or alive but still failing health checks after ``grace_s``.
+
+        A busy API server can miss one readiness probe; restarting a running stack for that
+        would disrupt whoever uses it, so live processes get a grace period.
+        """
+        deadline = time.monotonic() + grace_s
+        while True:
+            bad = [s for s in self.status() if not (s.running and s.healthy)]
+            if not bad or any(not s.running for s in bad) or time.monotonic() > deadline:
+                return bad
+            time.sleep(0.5)
+
     def up(self) -> UpResult:
         """Start the stack, or report the one already running. Raises ``StackError`` on failure."""
         started_at = time.monotonic()
@@ -185,9 +198,12 @@ class Stack:
             current = state.load(self.layout)
             restarted_because = ""
             if current.components:
-                statuses = self.status()
-                bad = [s for s in statuses if not (s.running and s.healthy)]
+                bad = self._unhealthy_after_grace()
                 if not bad:
+                    if self._node_agent and "node-agent" not in current.components:
+                        # The node agent module arrived after this stack started: add it.
+                        env = {**self._environ, STACK_ID_ENV: current.stack_id, "KUBECONFIG": self.kubeconfig}
+                        self._spawn(current, components.node_agent(self.layout), env)
                     return UpResult(True, 0.0, self.kubeconfig, self.api_server, self.prometheus_url)
                 restarted_because = "; ".join(f"{s.name}: {s.detail} (log {s.log})" for s in bad)
                 self._log(f"restarting the stack: {restarted_because}")
