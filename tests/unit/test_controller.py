@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import pathlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import yaml
 from shadowgate.controller import candidate, reconcile, workload
 from shadowgate.controller.analysis import AnalysisRequest, EngineAnalyzer
 from shadowgate.controller.metrics import Metrics
@@ -20,6 +22,7 @@ from shadowgate.traffic import router_table
 from test_traffic import FakeConfigMaps, FakeObjects
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 FLAGS = workload.Flags()
 
 
@@ -423,3 +426,29 @@ def test_engine_analyzer_holds_when_a_source_is_missing() -> None:
 def test_engine_analyzer_names_the_bad_gate_field() -> None:
     gates = {"extra": [{"name": "errors", "kind": "threshold", "metric": "sum(x)", "min": 2, "max": 1}]}
     assert "gate 'errors': field 'min'" in EngineAnalyzer({}).validate(gates)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, id=p.stem) for p in sorted((ROOT / "examples").glob("candidate-*.yaml"))],
+)
+def test_examples_parse_and_their_gates_validate(path: pathlib.Path) -> None:
+    body = yaml.safe_load(path.read_text())
+    parsed = candidate.parse(body["spec"])
+    assert EngineAnalyzer({}).validate(parsed.gates) == ""
+    assert parsed.lifecycle().canary_steps
+
+
+def _undocumented(node: dict[str, Any], path: str) -> list[str]:
+    missing = [] if node.get("description") or path.endswith(("apiVersion", "kind", "metadata")) else [path]
+    for name, child in (node.get("properties") or {}).items():
+        missing += _undocumented(child, f"{path}.{name}")
+    if isinstance(node.get("items"), dict) and node["items"].get("type") == "object":
+        missing += _undocumented(node["items"], f"{path}[]")
+    return missing
+
+
+def test_every_crd_field_has_a_description() -> None:
+    crd = yaml.safe_load((ROOT / "crds" / "candidate.yaml").read_text())
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    assert _undocumented(schema, "candidate") == []

@@ -10,7 +10,7 @@ route accepts weight 0 and production is healthy) are answered from what ``obser
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -58,8 +58,10 @@ class _Checks:
 class EngineAnalyzer:
     """The gates engine (``shadowgate.core.gates``) over the configured sources."""
 
-    def __init__(self, sources: Mapping[specs.Source, MetricSource]) -> None:
-        self._sources = dict(sources)
+    def __init__(self, sources: Mapping[specs.Source, Callable[[], MetricSource]]) -> None:
+        # Factories, not sources: each analysis runs in its own event loop (``asyncio.run`` in a
+        # worker thread), and an async HTTP client must not outlive the loop it was used in.
+        self._factories = dict(sources)
 
     def validate(self, gates: Mapping[str, Any]) -> str:
         try:
@@ -83,15 +85,21 @@ class EngineAnalyzer:
         return asyncio.run(self._all(wanted, request))
 
     async def _all(self, wanted: list[specs.GateSpec], request: AnalysisRequest) -> tuple[GateResult, ...]:
-        measured = await asyncio.gather(*(self._one(spec, request) for spec in wanted))
+        sources: dict[specs.Source, MetricSource] = {s: make() for s, make in self._factories.items()}
+        sources[specs.Source.OPERATOR] = _Checks(request.checks)
+        try:
+            measured = await asyncio.gather(*(self._one(spec, sources, request) for spec in wanted))
+        finally:
+            for source in sources.values():
+                close = getattr(source, "aclose", None)
+                if close is not None:
+                    await close()
         return tuple(evaluating.evaluate(spec, obs) for spec, obs in zip(wanted, measured, strict=True))
 
-    async def _one(self, spec: specs.GateSpec, request: AnalysisRequest) -> observations.Observation:
-        source: MetricSource | None
-        if spec.header.source is specs.Source.OPERATOR:
-            source = _Checks(request.checks)
-        else:
-            source = self._sources.get(spec.header.source)
+    async def _one(
+        self, spec: specs.GateSpec, sources: Mapping[specs.Source, MetricSource], request: AnalysisRequest
+    ) -> observations.Observation:
+        source = sources.get(spec.header.source)
         if source is None:
             detail = f"no {spec.header.source} source is configured in the operator"
             return observations.Unavailable(reason=InconclusiveReason.QUERY_ERROR, detail=detail)

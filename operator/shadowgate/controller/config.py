@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from shadowgate.controller.samples import PrometheusSamples
 from shadowgate.controller.workload import Flags
 from shadowgate.core.gates import specs
 from shadowgate.kube import client as kube
+from shadowgate.sources.prometheus import PrometheusSource
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,7 @@ def build(settings: Settings) -> Runtime:
     samples = None
     if settings.prometheus_url:
         samples = PrometheusSamples(settings.prometheus_url)
-        prometheus = _prometheus_source(settings.prometheus_url)
-        if prometheus is not None:
-            sources[specs.Source.PROMETHEUS] = prometheus
+        sources[specs.Source.PROMETHEUS] = functools.partial(PrometheusSource, settings.prometheus_url)
     return Runtime(
         deployments=kube.ClientDeployments(api),
         services=kube.ClientServices(api),
@@ -105,12 +105,3 @@ def build(settings: Settings) -> Runtime:
         events=_post_event,
         flags=Flags(archive=settings.archive_flag, handler=settings.handler_flag),
     )
-
-
-def _prometheus_source(url: str) -> Any:
-    """The gates engineer's Prometheus source, when it is installed (sources.prometheus)."""
-    try:
-        from shadowgate.sources import prometheus  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    return prometheus.PrometheusSource(url)
