@@ -13,6 +13,10 @@ cache=${SHADOWGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/shadowgate}
 bin="$cache/bin/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION"
 if [[ "${1:-}" == "--print-dir" ]]; then echo "$bin"; exit 0; fi
 mkdir -p "$bin"
+# Serialize concurrent callers (dev up, test fixtures, a developer by hand): the second waits
+# and then finds everything cached instead of racing on the same outputs.
+exec 9>"$bin/.build.lock"
+flock 9
 
 export GOWORK=off GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 # Two cores: let go use both, but no more (the default already is nproc).
@@ -21,8 +25,8 @@ build() { # module-dir output package ldflags
   if [[ -x "$bin/$out" ]]; then echo "cached: $bin/$out"; return; fi
   local start=$SECONDS
   echo "building $out ($pkg) ..."
-  (cd "$here/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/$out.tmp" "$pkg")
-  mv "$bin/$out.tmp" "$bin/$out"   # atomic: an interrupted build leaves no half binary
+  (cd "$here/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/$out.tmp.$$" "$pkg")
+  mv "$bin/$out.tmp.$$" "$bin/$out"   # atomic: an interrupted build leaves no half binary
   echo "built $out in $((SECONDS - start)) s"
 }
 
