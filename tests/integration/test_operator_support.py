@@ -337,7 +337,7 @@ class Env:
         self.core.create_namespaced_config_map(self.ns, route_table(self.route))
         eventually(
             lambda: (
-                (self.apps.read_namespaced_deployment(self.ns, "retriever").status.available_replicas or 0)
+                (self.apps.read_namespaced_deployment("retriever", self.ns).status.available_replicas or 0)
                 >= 1
             ),
             60,
@@ -397,13 +397,13 @@ class Env:
 
     def production_archive(self) -> str:
         args: list[str] = (
-            self.apps.read_namespaced_deployment(self.ns, "retriever").spec.template.spec.containers[0].args
+            self.apps.read_namespaced_deployment("retriever", self.ns).spec.template.spec.containers[0].args
         )
         return args[args.index("--archive") + 1]
 
     def candidate_deployment_exists(self, name: str) -> bool:
         try:
-            self.apps.read_namespaced_deployment(self.ns, f"{name}-cand")
+            self.apps.read_namespaced_deployment(f"{name}-cand", self.ns)
         except client.ApiException as err:
             if err.status == 404:
                 return False

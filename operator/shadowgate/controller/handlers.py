@@ -20,7 +20,7 @@ GROUP, VERSION, PLURAL = "shadowgate.dev", "v1alpha1", "candidates"
 
 
 def register(registry: kopf.OperatorRegistry, runtime: Callable[[], Runtime], tick_s: float) -> None:
-    @kopf.index(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.index(GROUP, VERSION, PLURAL, registry=registry, id="candidates_by_target")
     def candidates_by_target(**kwargs: Any) -> dict[tuple[str, str], reconcile.QueueEntry]:
         # kopf's handler Protocols pass everything by keyword; take what is used.
         meta, status = kwargs["meta"], kwargs["status"]

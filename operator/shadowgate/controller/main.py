@@ -31,6 +31,8 @@ handlers.register(kopf.get_default_registry(), _runtime.get, _settings.tick_s)
 def startup(**kwargs: Any) -> None:
     logger: logging.Logger = kwargs["logger"]
     config.tune(kwargs["settings"])
+    # One line per HTTP query and per successful tick drowns the transition lines.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     _runtime.get()
     if _settings.metrics_port:
         _runtime.serve_metrics()
