@@ -273,13 +273,15 @@ class Stack:
 
     def _wait(self, current: state.StackState, spec: ComponentSpec) -> None:
         record = current.components[spec.name]
-        deadline = time.monotonic() + self._timeout
+        start = time.monotonic()
+        deadline = start + self._timeout
         detail = ""
         while time.monotonic() < deadline:
             if not processes.is_running(record):
                 raise ComponentCrashed(spec.name, record.log)
             ok, detail = health.probe(spec.health, self.layout)
             if ok:
+                self._log(f"{spec.name} ready (waited {time.monotonic() - start:.1f} s)")
                 return
             time.sleep(0.1)
         raise StackError(
@@ -292,8 +294,10 @@ class Stack:
         url = f"https://127.0.0.1:{current.ports['kube-apiserver']}/api/v1/namespaces/default/serviceaccounts/default"
         ctx = health.admin_ssl_context(self.layout)
         deadline = time.monotonic() + self._timeout
+        start = time.monotonic()
         while time.monotonic() < deadline:
             if health.get(url, ctx)[0] == 200:
+                self._log(f"default ServiceAccount present (waited {time.monotonic() - start:.1f} s)")
                 return
             time.sleep(0.1)
         raise StackError("the default ServiceAccount never appeared; see the kube-controller-manager log")
