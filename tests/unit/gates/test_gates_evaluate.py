@@ -63,8 +63,28 @@ SAMPLED = _one(
 )
 
 ISL = "retrieval.slices.iyashikei.recall@3"
-GOOD = {"retrieval.recall@3": 0.70, "retrieval.ndcg@10": 0.60, ISL: 0.81}
-BASE = {"retrieval.recall@3": 0.69, "retrieval.ndcg@10": 0.60, ISL: 0.62}
+RARE_KEYS = [
+    f"classification.classes.{c}.recall" for c in ("order_problem", "refund_request", "age_restricted")
+]
+BUSINESS = _gate("business-weighted-harm")
+WREC = _one(
+    {
+        "name": "wrec",
+        "kind": "weighted",
+        "source": "evaluation",
+        "metric": "r.{key}",
+        "weights": {"a": 9, "b": 1},
+        "direction": "higher",
+    }
+)
+
+
+def _rare(a: float, b: float, c: float, base: float) -> obs.Values:
+    return obs.Values(dict(zip(RARE_KEYS, (a, b, c), strict=True)), {k: base for k in RARE_KEYS})
+
+
+GOOD = {"retrieval.global.recall@3": 0.70, "retrieval.global.ndcg@10": 0.60, ISL: 0.81}
+BASE = {"retrieval.global.recall@3": 0.69, "retrieval.global.ndcg@10": 0.60, ISL: 0.62}
 
 
 def _lat(
@@ -77,12 +97,12 @@ def _lat(
 
 CASES = [
     # threshold
-    ("spoiler-zero", SPOILER, obs.Values({"answers.spoiler_rate": 0.0}), P, None, 0.0),
-    ("spoiler-any", SPOILER, obs.Values({"answers.spoiler_rate": 0.004}), F, None, 0.004),
-    ("fact-under", FACT, obs.Values({"answers.ungrounded_rate": 0.01}), P, None, 0.01),
-    ("fact-over", FACT, obs.Values({"answers.ungrounded_rate": 0.05}), F, None, 0.05),
+    ("spoiler-zero", SPOILER, obs.Values({"safety.spoiler_rate": 0.0}), P, None, 0.0),
+    ("spoiler-any", SPOILER, obs.Values({"safety.spoiler_rate": 0.004}), F, None, 0.004),
+    ("fact-under", FACT, obs.Values({"safety.ungrounded_item_rate": 0.01}), P, None, 0.01),
+    ("fact-over", FACT, obs.Values({"safety.ungrounded_item_rate": 0.05}), F, None, 0.05),
     ("fact-missing", FACT, obs.Values({}), INC, R.NO_DATA, None),
-    ("fact-nan", FACT, obs.Values({"answers.ungrounded_rate": math.nan}), INC, R.NO_DATA, None),
+    ("fact-nan", FACT, obs.Values({"safety.ungrounded_item_rate": math.nan}), INC, R.NO_DATA, None),
     (
         "min-samples-short",
         SAMPLED,
@@ -103,41 +123,59 @@ CASES = [
         None,
         0.80,
     ),
-    ("offline-global-regress", OFFLINE, obs.Values({**GOOD, "retrieval.ndcg@10": 0.55}, BASE), F, None, 0.55),
-    ("offline-baseline-missing", OFFLINE, obs.Values(GOOD, {}), INC, R.NO_DATA, None),
     (
-        "rare-regress-within-margin",
-        RARE,
-        obs.Values(
-            {
-                f"classifier.per_class.{c}.recall": 0.90
-                for c in ("order_problem", "refund_request", "age_restricted")
-            },
-            {
-                f"classifier.per_class.{c}.recall": 0.91
-                for c in ("order_problem", "refund_request", "age_restricted")
-            },
-        ),
-        P,
-        None,
-        0.90,
-    ),
-    (
-        "rare-below-floor",
-        RARE,
-        obs.Values(
-            {
-                **{f"classifier.per_class.{c}.recall": 0.95 for c in ("order_problem", "refund_request")},
-                "classifier.per_class.age_restricted.recall": 0.80,
-            },
-            {
-                f"classifier.per_class.{c}.recall": 0.7
-                for c in ("order_problem", "refund_request", "age_restricted")
-            },
-        ),
+        "offline-global-regress",
+        OFFLINE,
+        obs.Values({**GOOD, "retrieval.global.ndcg@10": 0.55}, BASE),
         F,
         None,
-        0.80,
+        0.55,
+    ),
+    ("offline-baseline-missing", OFFLINE, obs.Values(GOOD, {}), INC, R.NO_DATA, None),
+    ("rare-equal", RARE, _rare(0.92, 0.92, 0.92, base=0.92), P, None, 0.92),
+    ("rare-one-example-lost", RARE, _rare(0.92, 0.88, 0.92, base=0.92), F, None, 0.88),
+    ("rare-below-floor-though-improved", RARE, _rare(0.96, 0.96, 0.76, base=0.70), F, None, 0.76),
+    (
+        "rare-class-missing",
+        RARE,
+        obs.Values({RARE_KEYS[0]: 0.9}, {k: 0.9 for k in RARE_KEYS}),
+        INC,
+        R.NO_DATA,
+        None,
+    ),
+    # the golden set's business cost per example, lower is better, 0.01 allowed
+    (
+        "harm-lower",
+        BUSINESS,
+        obs.Values({"classification.harm": 0.30}, {"classification.harm": 0.42}),
+        P,
+        None,
+        0.30,
+    ),
+    (
+        "harm-higher",
+        BUSINESS,
+        obs.Values({"classification.harm": 0.45}, {"classification.harm": 0.42}),
+        F,
+        None,
+        0.45,
+    ),
+    # weighted, higher is better: weighted recall
+    (
+        "weighted-recall-up",
+        WREC,
+        obs.Values({"r.a": 0.9, "r.b": 0.5}, {"r.a": 0.8, "r.b": 0.9}),
+        P,
+        None,
+        0.86,
+    ),
+    (
+        "weighted-recall-down",
+        WREC,
+        obs.Values({"r.a": 0.7, "r.b": 1.0}, {"r.a": 0.8, "r.b": 0.9}),
+        F,
+        None,
+        0.73,
     ),
     # relative ratio (cost, lower is better, 25 % allowed)
     (
@@ -282,19 +320,28 @@ def test_relative_evidence_has_baseline_and_limit() -> None:
     assert ISL in result.message
 
 
+def _results(recall: float, ndcg: float, iyashikei: float) -> dict[str, Any]:
+    """The shape shadowgate.evaluation's evaluator returns for a retriever."""
+    return {
+        "schema": "shadowgate.dev/evaluation-results/v1",
+        "model": {"kind": "retriever"},
+        "metrics": {
+            "retrieval": {
+                "global": {"recall@3": recall, "ndcg@10": ndcg, "n": 400},
+                "slices": {"iyashikei": {"recall@3": iyashikei, "n": 60}},
+            },
+            "safety": {"spoiler_rate": 0.0, "ungrounded_item_rate": 0.0},
+        },
+    }
+
+
 def test_values_from_results_reads_key_paths() -> None:
-    results = {
-        "retrieval": {"recall@3": 0.7, "ndcg@10": 0.6, "slices": {"iyashikei": {"recall@3": 0.81}}},
-        "n": 400,
-    }
-    base = {
-        "retrieval": {"recall@3": 0.69, "ndcg@10": 0.6, "slices": {"iyashikei": {"recall@3": 0.62}}},
-        "n": 400,
-    }
-    metrics = list(GOOD)
-    values = obs.values_from_results(metrics, results, base, samples_key="n")
+    cand, base = _results(0.70, 0.60, 0.81)["metrics"], _results(0.69, 0.60, 0.62)["metrics"]
+    values = obs.values_from_results(list(GOOD), cand, base, samples_key="retrieval.global.n")
     assert values.candidate[ISL] == 0.81 and values.baseline[ISL] == 0.62 and values.candidate_samples == 400
     assert evaluate(OFFLINE, values).verdict is P
+    spoilers = obs.values_from_results(["safety.spoiler_rate"], cand)
+    assert evaluate(SPOILER, spoilers).verdict is P
 
 
 @pytest.mark.parametrize(

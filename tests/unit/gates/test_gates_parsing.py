@@ -284,7 +284,7 @@ def test_preset_has_the_nine_gates() -> None:
                     "name": "t",
                     "kind": "threshold",
                     "source": "evaluation",
-                    "metric": "answers.spoiler_rate",
+                    "metric": "safety.spoiler_rate",
                     "max": 0,
                 }
             ],
@@ -339,4 +339,29 @@ def test_applicable_by_phase(phase: Phase, names: set[str]) -> None:
 def test_empty_and_kinds() -> None:
     assert parsing.parse_gates(None) == []
     assert parsing.parse_gates([]) == []
-    assert {g.header.kind for g in parsing.parse_gates({"preset": "mangaassist"})} == set(Kind)
+    assert {g.header.kind for g in parsing.parse_gates({"preset": "mangaassist"})} == set(Kind) - {
+        Kind.WEIGHTED
+    }
+
+
+@pytest.mark.parametrize(
+    ("phase", "model_kind", "names"),
+    [
+        pytest.param(
+            Phase.EVALUATION, "retriever", {"factuality", "spoiler-safety", "offline-quality"}, id="retriever"
+        ),
+        pytest.param(Phase.EVALUATION, "reranker", {"factuality", "spoiler-safety"}, id="reranker"),
+        pytest.param(
+            Phase.EVALUATION, "classifier", {"business-weighted-harm", "rare-class-recall"}, id="classifier"
+        ),
+        pytest.param(
+            Phase.CANARY,
+            "classifier",
+            {"user-visible-quality", "latency", "cost"},
+            id="online-gates-any-kind",
+        ),
+    ],
+)
+def test_applicable_by_model_kind(phase: Phase, model_kind: str, names: set[str]) -> None:
+    gates = parsing.parse_gates({"preset": "mangaassist"})
+    assert {g.header.name for g in specs.applicable(gates, phase, model_kind)} == names

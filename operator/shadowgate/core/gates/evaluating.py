@@ -177,7 +177,7 @@ def _weighted(spec: WeightedSpec, values: obs.Values) -> list[Outcome]:
         totals[arm] = sum(w * (_number(mapping, spec.metric_for(k)) or 0.0) for k, w in spec.weights) / weight
     name = f"weighted {spec.metric}"
     compared = _compare(
-        name, totals["candidate"], totals["baseline"], Direction.LOWER, spec.comparison, spec.margin
+        name, totals["candidate"], totals["baseline"], spec.direction, spec.comparison, spec.margin
     )
     floor = _floors(name, totals["candidate"], None, spec.max, compared.evidence)
     return [floor or compared]

@@ -147,10 +147,19 @@ def parse_gate(raw: Mapping[str, Any], position: int = 0) -> GateSpec:
         critical=f.boolean("critical", False),
         failure_limit=f.integer("failureLimit", None, low=1),
         description=f.string("description", ""),
+        model_kinds=frozenset(_model_kinds(f)),
     )
     spec = _BUILDERS[kind](f, header)
     f.finish()
     return spec
+
+
+def _model_kinds(f: Fields) -> list[str]:
+    kinds: list[str] = f.strings("modelKinds", [])
+    for k in kinds:
+        if not _NAME.match(k):
+            raise f.error("modelKinds", f"must be model kind names like 'retriever', got {k!r}")
+    return kinds
 
 
 def _default_source(kind: Kind) -> Source:
@@ -239,6 +248,7 @@ def _weighted(f: Fields, header: Header) -> GateSpec:
         header,
         metric,
         tuple(weights),
+        f.choice("direction", Direction, Direction.LOWER),
         f.choice("comparison", Comparison, Comparison.DIFFERENCE),
         f.number("margin", 0.0),
         f.number("max", None, low=0.0),

@@ -33,18 +33,10 @@ CPU_PER_1000 = (
     f" / sum(increase(model_server_requests_total{{{_SERVER}}}[{{window}}]))"
 )
 
-# Cost of a missed intent, relative to small talk (MangaAssist's business cost table):
-# a misrouted order problem or refund costs a customer; a misrouted chat costs little.
-INTENT_COSTS = {
-    "order_problem": 10.0,
-    "refund_request": 8.0,
-    "age_restricted": 8.0,
-    "order_status": 4.0,
-    "price_availability": 2.0,
-    "title_info": 2.0,
-    "recommend": 1.0,
-    "chitchat": 0.5,
-}
+# The evaluation results' key paths (relative to the results' ``metrics``; see
+# shadowgate.evaluation.evaluator): classifier metrics under ``classification``, retriever
+# metrics under ``retrieval`` (``global`` and ``slices.<name>``), and ``safety`` for both
+# retrievers and rerankers.
 RARE_CRITICAL_INTENTS = ("order_problem", "refund_request", "age_restricted")
 
 
@@ -67,38 +59,42 @@ def mangaassist() -> list[dict[str, Any]]:
         },
         {
             "name": "business-weighted-harm",
-            "kind": "weighted",
+            "kind": "relative",
             "source": "evaluation",
-            "description": "Cost-weighted intent miss rate on the golden set, versus baseline.",
-            "metric": "classifier.per_class.{key}.miss_rate",
-            "weights": dict(INTENT_COSTS),
-            "comparison": "difference",
-            "margin": 0.005,
+            "modelKinds": ["classifier"],
+            "description": "Mean business cost of misroutes per golden example (the golden set's "
+            "cost table), versus baseline.",
+            "metric": "classification.harm",
+            "direction": "lower",
+            "margin": 0.01,
         },
         {
             "name": "rare-class-recall",
             "kind": "relative",
             "source": "evaluation",
+            "modelKinds": ["classifier"],
             "description": "Recall floor and no regression for low-volume critical intents.",
             "direction": "higher",
-            "margin": 0.02,
-            "metrics": {f"classifier.per_class.{c}.recall": {"min": 0.85} for c in RARE_CRITICAL_INTENTS},
+            "margin": 0.0,
+            "metrics": {f"classification.classes.{c}.recall": {"min": 0.8} for c in RARE_CRITICAL_INTENTS},
         },
         {
             "name": "factuality",
             "kind": "threshold",
             "source": "evaluation",
-            "description": "Share of answers with items or claims not grounded in the catalog.",
-            "metric": "answers.ungrounded_rate",
+            "modelKinds": ["retriever", "reranker"],
+            "description": "Share of returned items not grounded in the catalog (unknown id, wrong facts).",
+            "metric": "safety.ungrounded_item_rate",
             "max": 0.02,
         },
         {
             "name": "spoiler-safety",
             "kind": "threshold",
             "source": "evaluation",
+            "modelKinds": ["retriever", "reranker"],
             "critical": True,
-            "description": "Share of answers that reveal a title's spoiler.",
-            "metric": "answers.spoiler_rate",
+            "description": "Share of responses that reveal a title's spoiler.",
+            "metric": "safety.spoiler_rate",
             "max": 0.0,
         },
         {
@@ -133,12 +129,13 @@ def mangaassist() -> list[dict[str, Any]]:
             "name": "offline-quality",
             "kind": "relative",
             "source": "evaluation",
+            "modelKinds": ["retriever"],
             "description": "Golden-set Recall@3 / NDCG@10, globally and on the iyashikei slice.",
             "direction": "higher",
-            "margin": 0.0,
+            "margin": 0.01,
             "metrics": {
-                "retrieval.recall@3": {},
-                "retrieval.ndcg@10": {},
+                "retrieval.global.recall@3": {},
+                "retrieval.global.ndcg@10": {},
                 # The seed's bar: iyashikei Recall@3 >= 0.78 and above the baseline.
                 "retrieval.slices.iyashikei.recall@3": {"min": 0.78, "margin": -0.01},
             },

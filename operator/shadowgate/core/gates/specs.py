@@ -83,6 +83,9 @@ class Header:
     # default. Critical gates always use 1.
     failure_limit: int | None = None
     description: str = ""
+    # The model kinds (e.g. retriever, classifier) the gate applies to; empty = every kind.
+    # Offline gates read kind-specific metrics, so a retriever is not held on a classifier's.
+    model_kinds: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -119,13 +122,14 @@ class RelativeSpec:
 
 @dataclass(frozen=True)
 class WeightedSpec:
-    """A business-weighted harm: sum over keys of weight[key] * metric(key), where the
+    """A business-weighted metric: sum over keys of weight[key] * metric(key), where the
     metric template has a ``{key}`` placeholder, normalised by the total weight, and
-    compared with the baseline's. Lower is better (it is a harm)."""
+    compared with the baseline's. Lower is better by default (a harm: error rates)."""
 
     header: Header
     metric: str
     weights: tuple[tuple[str, float], ...]
+    direction: Direction = Direction.LOWER
     comparison: Comparison = Comparison.DIFFERENCE
     margin: float = 0.0
     max: float | None = None
@@ -188,6 +192,12 @@ class CheckSpec:
 GateSpec = ThresholdSpec | RelativeSpec | WeightedSpec | ProportionSpec | LatencySpec | CheckSpec
 
 
-def applicable(specs: list[GateSpec], phase: Phase) -> list[GateSpec]:
-    """The gates that apply in ``phase``, in their declared order."""
-    return [s for s in specs if phase in s.header.phases]
+def applicable(specs: list[GateSpec], phase: Phase, model_kind: str | None = None) -> list[GateSpec]:
+    """The gates that apply in ``phase`` (and to ``model_kind``, when known), in order.
+    With ``model_kind`` None every gate of the phase applies, kind-specific ones included."""
+    return [
+        s
+        for s in specs
+        if phase in s.header.phases
+        and (model_kind is None or not s.header.model_kinds or model_kind in s.header.model_kinds)
+    ]
