@@ -1,0 +1,88 @@
+"""``shadowgate evaluate``: run a golden set against a model and print the results JSON.
+
+Either ``--endpoint URL --model NAME`` (a running model server's inference port) or
+``--archive PATH`` (started as a ``model-server`` subprocess on free loopback ports; the
+model name comes from the archive's manifest). Exit codes: 0 results printed, 1 the
+evaluation failed (message says why), 2 bad arguments or an unusable golden set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import pathlib
+import sys
+from typing import Any
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "evaluate", help="evaluate a model on the golden set (Recall@k, NDCG, F1, ECE, harm, safety)"
+    )
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--endpoint", help="model server inference URL, e.g. http://127.0.0.1:8080")
+    where.add_argument("--archive", help="model archive (dir, .tar.gz, .zip) to serve locally and evaluate")
+    p.add_argument("--model", help="model name (required with --endpoint; default: the archive's name)")
+    p.add_argument(
+        "--golden", type=pathlib.Path, default=pathlib.Path("data/golden"), help="golden set directory"
+    )
+    p.add_argument("--kind", choices=("auto", "retriever", "reranker", "classifier"), default="auto")
+    p.add_argument("--k", type=int, default=10, help="items asked of a retriever (default 10)")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    p.add_argument(
+        "--startup-timeout", type=float, default=180.0, help="seconds for --archive to become ready"
+    )
+    p.add_argument("--out", type=pathlib.Path, help="also write the JSON here")
+    p.set_defaults(func=run)
+
+
+def _err(message: str) -> None:
+    print(f"shadowgate evaluate: {message}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    import httpx
+
+    from shadowgate.evaluation import evaluator, golden, launcher
+
+    if args.endpoint and not args.model:
+        _err("--model is required with --endpoint")
+        return EXIT_USAGE
+    if args.endpoint and not args.endpoint.startswith(("http://", "https://")):
+        _err(f"--endpoint must be an http(s) URL, got {args.endpoint!r}")
+        return EXIT_USAGE
+    if args.k < 1 or args.concurrency < 1 or args.timeout <= 0:
+        _err("--k and --concurrency must be >= 1 and --timeout > 0")
+        return EXIT_USAGE
+    try:
+        gold = golden.load_dir(args.golden)
+    except (golden.GoldenSetError, OSError, UnicodeDecodeError) as exc:
+        _err(f"unusable golden set: {exc}")
+        return EXIT_USAGE
+    kind = None if args.kind == "auto" else evaluator.Kind(args.kind)
+    options = evaluator.Options(k=args.k, concurrency=args.concurrency)
+
+    async def go(endpoint: str, model: str) -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=args.timeout) as client:
+            return await evaluator.Evaluator(client, endpoint, model, options).evaluate(gold, kind)
+
+    try:
+        if args.archive:
+            with launcher.serve_archive(args.archive, args.startup_timeout) as running:
+                results = asyncio.run(go(running.endpoint, args.model or running.model))
+            results["model"]["endpoint"] = f"archive:{args.archive}"
+        else:
+            results = asyncio.run(go(args.endpoint, args.model))
+    except (evaluator.EvaluationError, launcher.LaunchError) as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    text = json.dumps(results, indent=2, sort_keys=True)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
+    return 0
