@@ -14,7 +14,12 @@ import sys
 from collections.abc import Sequence
 
 # Order is the order of ``shadowgate --help``. Add a subcommand by adding its module here.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("shadowgate.cli.dev", "shadowgate.cli.report")
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "shadowgate.cli.dev",
+    "shadowgate.cli.report",
+    "shadowgate.cli.evaluate",
+    "shadowgate.cli.simulate",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
