@@ -75,7 +75,7 @@ def test_pinned_kubectl_talks_to_the_stack(stack: Stack) -> None:
     assert doc["serverVersion"]["gitVersion"] == PINNED.group(1)
 
 
-@pytest.mark.parametrize("update", ["patch", "replace"])
+@pytest.mark.parametrize("update", [pytest.param("patch", id="patch"), pytest.param("replace", id="replace")])
 def test_configmap_crud(kube_api: client.ApiClient, namespace: str, update: str) -> None:
     core = client.CoreV1Api(kube_api)
     body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="crud"), data={"k": "v1"})
@@ -96,7 +96,9 @@ def test_configmap_crud(kube_api: client.ApiClient, namespace: str, update: str)
     assert gone(lambda: core.read_namespaced_config_map("crud", namespace))
 
 
-@pytest.mark.parametrize("propagation", ["Background", "Foreground"])
+@pytest.mark.parametrize(
+    "propagation", [pytest.param("Background", id="background"), pytest.param("Foreground", id="foreground")]
+)
 def test_owner_reference_child_is_garbage_collected(
     kube_api: client.ApiClient, namespace: str, propagation: str
 ) -> None:
