@@ -238,6 +238,7 @@ def test_operator_with_the_chart_identity_reconciles_a_candidate(
             "spec": {
                 "target": {"deployment": "missing-production", "route": "retriever"},
                 "model": {"archiveUri": "file:///models/retriever.tar.gz", "version": "1.1.0"},
+                "canary": {"steps": [10, 50]},
             },
         }
         objects = client.CustomObjectsApi(kube_api)
@@ -297,4 +298,4 @@ def test_bad_values_are_rejected_by_the_server_side_install(stack: Any) -> None:
         check=False,
     )
     assert res.returncode != 0
-    assert "operator.replicas" in res.stderr
+    assert "/operator/replicas': minimum" in res.stderr

@@ -103,6 +103,7 @@ def rolled_out(stack: Any, kube_api: client.ApiClient, namespace: str) -> Iterat
         "spec": {
             "target": {"deployment": "retriever", "route": ROUTE},
             "model": {"archiveUri": "file:///models/retriever-iyashikei.tar.gz", "version": "1.1.0"},
+            "canary": {"steps": [10, 50]},
         },
     }
     objects.create_namespaced_custom_object("shadowgate.dev", "v1alpha1", namespace, "candidates", body)

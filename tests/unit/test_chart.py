@@ -109,6 +109,10 @@ def test_operator_security_and_probes() -> None:
     env = {e["name"]: e.get("value") for e in c["env"]}
     assert {"/tmp", env["HOME"]} <= mounts  # writable scratch on a read-only root
     assert pod["serviceAccountName"] == f"{RELEASE}-shadowgate"
+    # The operator's settings (shadowgate.controller.config): metrics on the Pod address and port.
+    by_name = {e["name"]: e for e in c["env"]}
+    assert by_name["SHADOWGATE_METRICS_HOST"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    assert by_name["SHADOWGATE_METRICS_PORT"]["value"] == str(c["ports"][1]["containerPort"])
 
 
 def test_operator_runs_peered_with_distinct_priorities() -> None:
@@ -201,18 +205,30 @@ def test_dashboard_configmap() -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        pytest.param("operator.replicas=-1", "operator.replicas", id="negative-replicas"),
-        pytest.param('operator.replicas="two"', "operator.replicas", id="replicas-not-int"),
-        pytest.param('image.pullPolicy="Sometimes"', "image.pullPolicy", id="pull-policy-enum"),
-        pytest.param('opertor={"replicas":1}', "opertor", id="unknown-key"),
-        pytest.param('watchNamespaces=["Bad_NS"]', "watchNamespaces", id="namespace-not-dns1123"),
-        pytest.param('router.routes=[{"replicas":1}]', "name", id="route-without-name"),
+        pytest.param("operator.replicas=-1", "/operator/replicas': minimum", id="negative-replicas"),
+        pytest.param('operator.replicas="two"', "/operator/replicas': got string", id="replicas-not-int"),
         pytest.param(
-            "securityContext.allowPrivilegeEscalation=true", "allowPrivilegeEscalation", id="privesc"
+            'image.pullPolicy="Sometimes"', "/image/pullPolicy': value must be one of", id="pull-policy-enum"
         ),
-        pytest.param('operator.prometheusUrl="prometheus:9090"', "prometheusUrl", id="url-without-scheme"),
-        pytest.param('monitoring.serviceMonitor.interval="15 seconds"', "interval", id="bad-duration"),
-        pytest.param("operator.healthPort=70000", "healthPort", id="port-range"),
+        pytest.param(
+            'opertor={"replicas":1}', "additional properties 'opertor' not allowed", id="unknown-key"
+        ),
+        pytest.param('watchNamespaces=["Bad_NS"]', "/watchNamespaces/0'", id="namespace-not-dns1123"),
+        pytest.param('router.routes=[{"replicas":1}]', "missing property 'name'", id="route-without-name"),
+        pytest.param(
+            "securityContext.allowPrivilegeEscalation=true",
+            "/securityContext/allowPrivilegeEscalation': value must be false",
+            id="privesc",
+        ),
+        pytest.param(
+            'operator.prometheusUrl="prometheus:9090"', "/operator/prometheusUrl'", id="url-without-scheme"
+        ),
+        pytest.param(
+            'monitoring.serviceMonitor.interval="15 seconds"',
+            "/monitoring/serviceMonitor/interval'",
+            id="bad-duration",
+        ),
+        pytest.param("operator.healthPort=70000", "/operator/healthPort': maximum", id="port-range"),
     ],
 )
 def test_schema_rejects_bad_values(value: str, message: str) -> None:

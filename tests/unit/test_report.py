@@ -112,8 +112,10 @@ class FakePrometheus:
 
 def test_collect_window_follows_history() -> None:
     data = collect_mod.collect(recorded_candidate(), FakePrometheus(), now=T0 + timedelta(hours=1))
-    assert data.window.start == T0 - timedelta(seconds=2) - collect_mod.MARGIN
-    assert data.window.end == T0 + timedelta(seconds=200) + collect_mod.MARGIN
+    # Created 2 s before the first transition; the last is at 200 s; 5 % of 202 s on each side.
+    margin = timedelta(seconds=202 * 0.05)
+    assert data.window.start == T0 - timedelta(seconds=2) - margin
+    assert data.window.end == T0 + timedelta(seconds=200) + margin
     assert data.latency_source == "router"
     assert data.decided_impressions == {"primary": 0.4, "canary": 0.47}
     assert data.warnings == ()

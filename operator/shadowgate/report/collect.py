@@ -13,8 +13,7 @@ from shadowgate.report.model import ReportData, ReportError, Series, Window
 from shadowgate.report.prometheus import RangeSource
 
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
-# Room before the first and after the last transition, so the edges of the rollout are visible.
-MARGIN = timedelta(seconds=30)
+MIN_MARGIN = timedelta(seconds=5)
 # About this many points per series: enough for a smooth line, cheap for Prometheus.
 POINTS = 300
 RATE_WINDOW = "1m"
@@ -24,8 +23,11 @@ def window(cr: Mapping[str, Any], status: Status, now: datetime) -> Window:
     created = parse_time(cr.get("metadata", {}).get("creationTimestamp"))
     times = [h.time for h in status.history]
     start = min([*times, *([created] if created else [])], default=now - timedelta(minutes=15))
-    end = max(times) + MARGIN if status.phase.terminal and times else now
-    start -= MARGIN
+    last = max(times, default=now)
+    # A little room on both sides, so the first and last decisions are not on the frame.
+    margin = max(MIN_MARGIN, (last - start) * 0.05)
+    end = last + margin if status.phase.terminal and times else now
+    start -= margin
     end = min(end, now)
     if end <= start:
         end = start + timedelta(minutes=1)
