@@ -6,6 +6,7 @@ import json
 import pathlib
 import shutil
 import subprocess
+from typing import Any
 
 import pytest
 import yaml
@@ -146,3 +147,41 @@ def test_bad_dashboard_files(tmp_path: pathlib.Path, content: str | None, messag
         path.write_text(content)
     with pytest.raises(dashboard.DashboardError, match=message.replace("$", r"\$")):
         dashboard.queries(path)
+
+
+def _fake_prometheus(answers: dict[str, Any]) -> Any:
+    import httpx
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        expr = request.url.params["query"]
+        for needle, answer in answers.items():
+            if needle in expr:
+                return httpx.Response(200, json=answer)
+        return httpx.Response(200, json={"status": "success", "data": {"resultType": "vector", "result": []}})
+
+    return httpx.Client(transport=httpx.MockTransport(handler))
+
+
+def _vector(value: str) -> dict[str, Any]:
+    return {
+        "status": "success",
+        "data": {"resultType": "vector", "result": [{"metric": {}, "value": [0, value]}]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected_reasons"),
+    [
+        pytest.param({"": _vector("1")}, set(), id="all-data"),
+        pytest.param({}, {"no data"}, id="empty"),
+        pytest.param({"": _vector("NaN")}, {"no data"}, id="only-nan"),
+        pytest.param(
+            {"": {"status": "error", "error": "parse error"}}, {"Prometheus error: parse error"}, id="error"
+        ),
+    ],
+)
+def test_without_data(answers: dict[str, Any], expected_reasons: set[str]) -> None:
+    problems = dashboard.without_data("http://prom", SOURCE, client=_fake_prometheus(answers))
+    assert {reason for _, reason in problems} == expected_reasons
+    if expected_reasons:
+        assert len(problems) == len(dashboard.queries(SOURCE))

@@ -111,3 +111,29 @@ def queries(
                 )
             )
     return out
+
+
+def without_data(
+    prometheus_url: str,
+    path: pathlib.Path | str = DEFAULT_PATH,
+    variables: Mapping[str, str] | None = None,
+    client: Any = None,
+) -> list[tuple[PanelQuery, str]]:
+    """Run every panel query as an instant query; return those that get no (non-NaN) data, each
+    with the reason. Empty means every panel would show something. For the e2e test, after a run."""
+    import httpx
+
+    http = client or httpx.Client(timeout=10.0)
+    problems: list[tuple[PanelQuery, str]] = []
+    for q in queries(path, variables):
+        try:
+            resp = http.get(f"{prometheus_url.rstrip('/')}/api/v1/query", params={"query": q.expr})
+            body = resp.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            problems.append((q, f"query failed: {exc}"))
+            continue
+        if body.get("status") != "success":
+            problems.append((q, f"Prometheus error: {body.get('error', resp.status_code)}"))
+        elif not any(r["value"][1] not in ("NaN", "+Inf", "-Inf") for r in body["data"]["result"]):
+            problems.append((q, "no data"))
+    return problems
