@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "shadowgate.cli.report",
     "shadowgate.cli.evaluate",
     "shadowgate.cli.simulate",
+    "shadowgate.cli.operator",
 )
 
 
