@@ -38,6 +38,9 @@ CPU_PER_1000 = (
 # metrics under ``retrieval`` (``global`` and ``slices.<name>``), and ``safety`` for both
 # retrievers and rerankers.
 RARE_CRITICAL_INTENTS = ("order_problem", "refund_request", "age_restricted")
+# The operator's answers for the rollback gate (observations.Checks keys).
+ROUTER_ACCEPTS_ZERO_WEIGHT = "router-accepts-zero-weight"
+PRIMARY_HEALTHY = "primary-healthy"
 
 
 def mangaassist() -> list[dict[str, Any]]:
@@ -123,7 +126,7 @@ def mangaassist() -> list[dict[str, Any]]:
             "kind": "check",
             "critical": True,
             "description": "Before the first canary step: router accepts weight 0, primary is healthy.",
-            "checks": ["router-accepts-zero-weight", "primary-healthy"],
+            "checks": [ROUTER_ACCEPTS_ZERO_WEIGHT, PRIMARY_HEALTHY],
         },
         {
             "name": "offline-quality",
