@@ -79,10 +79,10 @@ def run_rollout(namespace: str, stack: Any) -> Iterator[list[HistoryEntry]]:
             operator.observe(namespace, CANDIDATE, ROUTE, status, after)
             status = after
             for _ in range(3):
-                for variant, noclick_every in (("primary", 2), ("canary", 3)):
+                for variant, noclick_every, scale in (("primary", 2, 0.002), ("canary", 3, 0.004)):
                     vm = router.variant(ROUTE, variant)
                     for i in range(10):
-                        vm.duration.observe(0.002 * (1 + i % 4))
+                        vm.duration.observe(scale * (1 + i % 4))
                         (vm.noclicks if i % noclick_every == 0 else vm.clicks).inc()
                 time.sleep(1)
         yield history
