@@ -66,7 +66,9 @@ class BatchQueue:
         self.dropped = 0  # instances skipped because the client left or the deadline passed
         self.set_workers(config.workers)
 
-    def __len__(self) -> int:
+    @property
+    def depth(self) -> int:
+        """Instances waiting (not yet taken by a worker)."""
         return len(self._queue)
 
     @property

@@ -61,8 +61,8 @@ class Entry:
                 "max_batch_delay_ms": self.batch.max_batch_delay_ms,
                 "queue_size": self.batch.queue_size,
             },
-            "workers": self.queue.workers if self.queue else self.batch.workers,
-            "queue_depth": len(self.queue) if self.queue else 0,
+            "workers": self.queue.workers if self.queue is not None else self.batch.workers,
+            "queue_depth": self.queue.depth if self.queue is not None else 0,
             "load_seconds": self.load_seconds,
             "error": self.error,
         }

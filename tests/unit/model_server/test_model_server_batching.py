@@ -83,7 +83,7 @@ async def test_full_queue_refuses_whole_request() -> None:
     assert info.value.headers == {"retry-after": "1"}
     recorder.gate.set()
     await asyncio.gather(*first, *held)
-    assert len(queue) == 0
+    assert queue.depth == 0
     await queue.close()
 
 
@@ -126,7 +126,7 @@ async def test_scaling_workers_runs_batches_concurrently() -> None:
     queue.set_workers(3)
     futures = queue.submit([1, 2, 3], _far())
     await asyncio.sleep(0.1)
-    assert len(queue) == 0  # three workers each hold one instance
+    assert queue.depth == 0  # three workers each hold one instance
     recorder.gate.set()
     await asyncio.gather(*futures)
     queue.set_workers(1)
