@@ -167,6 +167,17 @@ def try_get(url: str) -> str:
         return ""
 
 
+def prometheus_query(stack: Stack, query: str) -> list[Any]:
+    """An instant query's result; empty while Prometheus cannot answer."""
+    try:
+        resp = httpx.get(f"{stack.prometheus_url}/api/v1/query", params={"query": query}, timeout=5)
+        result: list[Any] = resp.json()["data"]["result"]
+    except (httpx.HTTPError, ValueError, KeyError) as err:
+        print(f"prometheus query failed (retrying): {err!r}")
+        return []
+    return result
+
+
 @pytest.fixture
 def core(kube_api: client.ApiClient) -> client.CoreV1Api:
     return client.CoreV1Api(kube_api)
@@ -240,8 +251,7 @@ def test_deployment_becomes_available_on_distinct_reachable_ips(
     query = f'node_agent_test_up{{namespace="{namespace}",shadowgate_dev_variant="canary"}}'
 
     def scraped() -> list[Any] | None:
-        resp = httpx.get(f"{stack.prometheus_url}/api/v1/query", params={"query": query}, timeout=5)
-        result: list[Any] = resp.json()["data"]["result"]
+        result = prometheus_query(stack, query)
         return result if len(result) == 2 else None
 
     series = wait_for("Prometheus to scrape both Pods", scraped, timeout=30)
@@ -519,3 +529,39 @@ def test_agent_survives_an_api_server_restart(
         return renew.timestamp() >= restarted_at - 1
 
     wait_for("a lease renewal after the restart", renewed_since_restart, timeout=30)
+
+
+def test_model_server_pod_is_ready_and_scraped(
+    core: client.CoreV1Api, apps: client.AppsV1Api, namespace: str, stack: Stack
+) -> None:
+    """The wire contract end to end: the real ``model-server`` console script as a Pod."""
+    server = {
+        "name": "model-server",
+        "image": "shadowgate/model-server:dev",
+        "command": ["model-server", "serve"],
+        "args": ["--torch-threads", "1"],
+        "env": [{"name": "SHADOWGATE_VARIANT", "value": "canary"}],
+        "ports": [
+            {"name": "http", "containerPort": 8080},
+            {"name": "management", "containerPort": 8081},
+            {"name": "metrics", "containerPort": 8082},
+        ],
+        "readinessProbe": {"httpGet": {"port": "http", "path": "/ping"}, "periodSeconds": 1},
+    }
+    manifest = deployment("ms", 1, {"containers": [server]})
+    labels = manifest["spec"]["template"]["metadata"]["labels"]
+    labels["shadowgate.dev/target"] = "retriever"
+    create(apps.create_namespaced_deployment, namespace, manifest)
+    (p,) = wait_for("the model server to be Ready", lambda: ready_pods(core, namespace, "ms", 1), timeout=180)
+    ip = p["status"]["podIP"]
+    assert "Healthy" in http_get(f"http://{ip}:8080/ping")
+    query = (
+        f'model_server_request_duration_seconds_count{{namespace="{namespace}",variant="canary",'
+        'shadowgate_dev_variant="canary",shadowgate_dev_target="retriever"}'
+    )
+
+    def scraped() -> list[Any] | None:
+        return prometheus_query(stack, query) or None
+
+    series = wait_for("Prometheus to scrape the model server", scraped, timeout=30)
+    assert series[0]["metric"]["pod"] == p["metadata"]["name"]

@@ -45,3 +45,16 @@ def test_required_flags() -> None:
     with pytest.raises(SystemExit) as exc:
         node_agent.build_parser().parse_args([])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        pytest.param("/usr/bin:/bin", "/repo/.venv/bin:/usr/bin:/bin", id="prepended"),
+        pytest.param("/repo/.venv/bin:/usr/bin", "/repo/.venv/bin:/usr/bin", id="already-there"),
+        pytest.param("/usr/bin:/repo/.venv/bin", "/usr/bin:/repo/.venv/bin", id="kept-where-it-is"),
+    ],
+)
+def test_pods_find_the_agents_console_scripts(path: str, expected: str) -> None:
+    env = node_agent.pod_base_env({"PATH": path, "HOME": "/h"}, "/repo/.venv/bin/python")
+    assert env == {"PATH": expected, "HOME": "/h"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 
 import pytest
 from shadowgate.devstack import node_agent_state as ns
@@ -39,15 +40,46 @@ def test_many_addresses_are_unique_and_never_host_loopback() -> None:
     assert all(ip.startswith("127.1.") and not ip.endswith((".0", ".255")) for ip in ips)
 
 
-def test_exhausted(monkeypatch: pytest.MonkeyPatch) -> None:
-    import ipaddress
+@pytest.mark.parametrize(
+    ("subnet", "expected"),
+    [
+        pytest.param(2, ["127.2.0.1", "127.2.0.2"], id="subnet-2"),
+        pytest.param(254, ["127.254.0.1", "127.254.0.2"], id="last-subnet"),
+    ],
+)
+def test_subnet_sets_the_range(subnet: int, expected: list[str]) -> None:
+    alloc = ns.IpAllocator(subnet=subnet)
+    assert [alloc.allocate() for _ in expected] == expected
+    assert not alloc.usable("127.1.0.1") and alloc.usable(expected[0])
 
-    monkeypatch.setattr(ns, "LAST_IP", ipaddress.IPv4Address("127.1.0.2"))
-    alloc = ns.IpAllocator()
-    alloc.allocate()
-    alloc.allocate()
-    with pytest.raises(ns.AddressesExhausted, match="in use"):
+
+@pytest.mark.parametrize("subnet", [pytest.param(0, id="host-loopback"), pytest.param(255, id="too-high")])
+def test_bad_subnet_is_refused(subnet: int) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"127.{subnet}.0.0/16 is outside")):
+        ns.IpAllocator(subnet=subnet)
+
+
+def test_exhausted() -> None:
+    everything = [f"127.3.{a}.{b}" for a in range(256) for b in range(1, 255)]
+    alloc = ns.IpAllocator(everything[2:], subnet=3)
+    assert {alloc.allocate(), alloc.allocate()} == {"127.3.0.1", "127.3.0.2"}
+    with pytest.raises(ns.AddressesExhausted, match=re.escape("127.3.0.0/16 is in use")):
         alloc.allocate()
+
+
+def test_reported_address_outside_the_subnet_is_replaced(tmp_path: pathlib.Path) -> None:
+    # After a restart in another subnet, a Pod's old address is not ours to give.
+    state = ns.AgentState(tmp_path / "s.json", subnet=5)
+    assert state.assign_ip("uid-a", "ns", "a", "127.1.0.9").ip == "127.5.0.1"
+
+
+def test_recorded_subnet(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "s.json"
+    assert ns.recorded_subnet(path) is None
+    ns.AgentState(path, subnet=7).assign_ip("uid", "ns", "a", None)
+    assert ns.recorded_subnet(path) == 7
+    path.write_text("{broken")
+    assert ns.recorded_subnet(path) is None
 
 
 def test_state_round_trips_and_keeps_addresses(tmp_path: pathlib.Path) -> None:

@@ -16,46 +16,26 @@ import argparse
 import logging
 import os
 import pathlib
-import platform
 import signal
 import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from shadowgate.devstack import node_agent_spec as podspec
-from shadowgate.devstack import node_agent_status as nodestatus
+from shadowgate.devstack import node_agent_subnets as subnets
 from shadowgate.devstack.layout import StackLayout
 from shadowgate.devstack.node_agent_kube import Expired, Gone, KubeApi
+from shadowgate.devstack.node_agent_node import NODE_NAME, AgentSettings, NodeHeartbeat
 from shadowgate.devstack.node_agent_process import adopt
-from shadowgate.devstack.node_agent_state import AgentState
+from shadowgate.devstack.node_agent_state import AgentState, recorded_subnet
 from shadowgate.devstack.node_agent_worker import PodWorker, WorkerSettings
 
 log = logging.getLogger("shadowgate.node_agent")
 
-NODE_NAME = "shadowgate-local"
 DEFAULT_SCHEDULER = "default-scheduler"
 FINISHED = ("Succeeded", "Failed")
-
-
-@dataclass(frozen=True)
-class AgentSettings:
-    node_name: str = NODE_NAME
-    host_ip: str = "127.0.0.1"
-    heartbeat_s: float = 10.0
-    lease_duration_s: int = 40
-    node_status_s: float = 60.0
-    watch_timeout_s: int = 120
-    max_pods: int = 110
-
-
-def memory_bytes() -> int:
-    for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 class NodeAgent:
@@ -70,7 +50,8 @@ class NodeAgent:
         self._stopping = False
 
     def run(self, stop: threading.Event) -> None:
-        for target, name in ((self._heartbeat_loop, "heartbeat"), (self._watch_loop, "watch")):
+        heartbeat = NodeHeartbeat(self._api, self._cfg)
+        for target, name in ((heartbeat.run, "heartbeat"), (self._watch_loop, "watch")):
             threading.Thread(target=target, args=(stop,), name=name, daemon=True).start()
         stop.wait()
         self.shutdown()
@@ -85,55 +66,6 @@ class NodeAgent:
             w.shutdown()
         for w in workers:
             w.join(self._worker_cfg.shutdown_grace_s + 5)
-
-    # Node registration and heartbeat.
-
-    def _heartbeat_loop(self, stop: threading.Event) -> None:
-        node_uid, version, last_status = "", "", 0.0
-        while not stop.is_set():
-            try:
-                version = version or self._api.server_version()
-                if not node_uid or time.monotonic() - last_status >= self._cfg.node_status_s:
-                    node_uid = self._register(version)
-                    last_status = time.monotonic()
-                now = time.time()
-                lease = nodestatus.lease_manifest(
-                    self._cfg.node_name, node_uid, self._cfg.lease_duration_s, nodestatus.micro_time(now)
-                )
-                self._api.put_lease(lease)
-            except Exception as exc:
-                log.warning("node heartbeat failed (retrying): %s", exc)
-                node_uid = ""  # re-check the Node: the API server may have lost it
-                stop.wait(1.0)
-                continue
-            stop.wait(self._cfg.heartbeat_s)
-
-    def _register(self, version: str) -> str:
-        """Create the Node if needed and refresh its status; returns its uid."""
-        name = self._cfg.node_name
-        try:
-            node = self._api.get_node(name)
-        except Gone:
-            labels = {
-                "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": nodestatus.go_arch(platform.machine()),
-                "node.shadowgate.dev/local-processes": "true",
-            }
-            node = self._api.create_node(nodestatus.node_manifest(name, labels))
-            log.info("registered node %s", name)
-        cap = nodestatus.capacity(os.cpu_count() or 1, memory_bytes(), self._cfg.max_pods)
-        status = nodestatus.node_status(
-            self._cfg.host_ip,
-            name,
-            cap,
-            version,
-            nodestatus.go_arch(platform.machine()),
-            nodestatus.rfc3339(time.time()),
-            (node.get("status") or {}).get("conditions") or [],
-        )
-        self._api.patch_node_status(name, status)
-        return str(node["metadata"]["uid"])
 
     # The Pod watch.
 
@@ -236,6 +168,20 @@ class NodeAgent:
                 time.sleep(0.5)
 
 
+def pod_base_env(environ: Mapping[str, str], python: str) -> dict[str, str]:
+    """The agent's environment for Pod processes, its interpreter's bin folder first on PATH.
+
+    Pods then find the project's console scripts (``model-server``, ``shadowgate-router``)
+    however the stack was started, e.g. by ``.venv/bin/shadowgate`` without an activated venv.
+    """
+    env = dict(environ)
+    bin_dir = os.path.dirname(python)
+    path = env.get("PATH", os.defpath)
+    if bin_dir and bin_dir not in path.split(os.pathsep):
+        env["PATH"] = os.pathsep.join([bin_dir, path])
+    return env
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m shadowgate.devstack.node_agent",
@@ -247,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--heartbeat-seconds", type=float, default=10.0)
     parser.add_argument("--restart-backoff-seconds", type=float, default=1.0, help="first restart delay")
     parser.add_argument("--restart-backoff-max-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--subnet-lock-dir",
+        type=pathlib.Path,
+        default=subnets.DEFAULT_LOCK_DIR,
+        help="machine-wide folder where agents lock their 127.S.0.0/16",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser
 
@@ -269,8 +221,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     config.load_kube_config(config_file=str(args.kubeconfig), client_configuration=cfg)
     cfg.connection_pool_maxsize = 64  # one status patcher thread per Pod shares the pool
     api = KubeApi(client.ApiClient(cfg))
+    state_file = layout.node_agent_dir / "state.json"
     try:
-        state = AgentState(layout.node_agent_dir / "state.json")
+        claim = subnets.claim_subnet(args.subnet_lock_dir, recorded_subnet(state_file))
+    except subnets.SubnetsExhausted as exc:
+        print(f"node-agent: {exc}", file=sys.stderr)
+        return 2
+    try:
+        state = AgentState(state_file, claim.subnet)
     except (ValueError, TypeError) as exc:
         print(f"node-agent: unreadable state file: {exc}", file=sys.stderr)
         return 2
@@ -278,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host_ip="127.0.0.1",
         logs_dir=layout.node_agent_dir / "pods",
         file_sd_dir=layout.file_sd_dir,
-        base_env=dict(os.environ),
+        base_env=pod_base_env(os.environ, sys.executable),
         backoff_initial_s=args.restart_backoff_seconds,
         backoff_max_s=max(args.restart_backoff_max_seconds, args.restart_backoff_seconds),
     )
@@ -286,8 +244,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    log.info("node agent for %s; state in %s", settings.node_name, layout.node_agent_dir)
+    log.info(
+        "node agent for %s: Pod addresses 127.%d.0.0/16, state in %s",
+        settings.node_name,
+        claim.subnet,
+        layout.node_agent_dir,
+    )
     NodeAgent(api, state, settings, worker_cfg).run(stop)
+    claim.release()
     log.info("node agent stopped")
     return 0
 
