@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import json
 import os
 import pathlib
 import random
@@ -299,3 +300,70 @@ def test_bad_values_are_rejected_by_the_server_side_install(stack: Any) -> None:
     )
     assert res.returncode != 0
     assert "/operator/replicas': minimum" in res.stderr
+
+
+def test_two_operator_pods_from_the_chart_are_peered(
+    stack: Any, kube_api: client.ApiClient, tmp_path: pathlib.Path
+) -> None:
+    """The chart's own operator Deployment, 2 replicas, run by the local node agent as local
+    processes (its command: sh, od, kopf with peering). Both become Ready through kopf's health
+    endpoint, both join the peering object, and a Candidate is handled exactly once."""
+    assert importlib.util.find_spec(OPERATOR_MODULE) is not None, f"{OPERATOR_MODULE} does not exist yet"
+    namespace = make_namespace(kube_api)
+    name = f"sg{uuid.uuid4().hex[:6]}"
+    try:
+        install(stack, name, namespace)
+        # The local cluster mounts no ServiceAccount token: hand the Pods a kubeconfig with it.
+        kubeconfig = tmp_path / "sa.kubeconfig"
+        sa_kubeconfig(stack, kube_api, namespace, f"{name}-shadowgate", kubeconfig)
+        env = [{"name": "KUBECONFIG", "value": str(kubeconfig)}]
+        helm(
+            stack, "upgrade", name, str(CHART), "--namespace", namespace, "--reuse-values",
+            "--set-json", "operator.replicas=2", "--set-json", f"operator.extraEnv={json.dumps(env)}",
+            "--set-json", f"operator.prometheusUrl={json.dumps(stack.prometheus_url)}",
+            "--wait", "--timeout", "120s",
+        )  # fmt: skip
+        dep: Any = client.AppsV1Api(kube_api).read_namespaced_deployment(
+            f"{name}-shadowgate-operator", namespace
+        )
+        assert dep.status.ready_replicas == 2
+        objects = client.CustomObjectsApi(kube_api)
+        deadline = time.monotonic() + 30
+        peers: dict[str, Any] = {}
+        while time.monotonic() < deadline and len(peers) < 2:
+            peering: Any = objects.get_namespaced_custom_object(
+                "kopf.dev", "v1", namespace, "kopfpeerings", "shadowgate"
+            )
+            peers = peering.get("status") or {}
+            time.sleep(0.5)
+        assert len(peers) == 2, peering
+        assert len({p["priority"] for p in peers.values()}) == 2, peers  # distinct: one acts, one waits
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Candidate",
+            "metadata": {"name": "no-target", "namespace": namespace},
+            "spec": {
+                "target": {"deployment": "missing-production", "route": "retriever"},
+                "model": {"archiveUri": "file:///models/retriever.tar.gz", "version": "1.1.0"},
+                "canary": {"steps": [10, 50]},
+            },
+        }
+        objects.create_namespaced_custom_object(GROUP, VERSION, namespace, "candidates", body)
+        deadline = time.monotonic() + 90
+        got: Any = {}
+        while time.monotonic() < deadline:
+            got = objects.get_namespaced_custom_object(GROUP, VERSION, namespace, "candidates", "no-target")
+            if (got.get("status") or {}).get("phase") == "Failed":
+                break
+            time.sleep(0.5)
+        assert got["status"]["phase"] == "Failed", got.get("status")
+        time.sleep(5)  # a second, unpeered operator would add its own transitions by now
+        final: Any = objects.get_namespaced_custom_object(
+            GROUP, VERSION, namespace, "candidates", "no-target"
+        )
+        history = final["status"]["history"]
+        into_failed = [h for h in history if h["to"] == "Failed"]
+        assert len(into_failed) == 1, history
+    finally:
+        helm(stack, "uninstall", name, "--namespace", namespace, "--wait", check=False)
+        client.CoreV1Api(kube_api).delete_namespace(namespace)
