@@ -153,10 +153,8 @@ def test_report_from_api_server_and_prometheus(
     assert res.returncode == 0, res.stderr
     # Every series the report draws was found: weight, gate values, latency, no-click rate.
     warnings = [ln for ln in res.stderr.splitlines() if "warning:" in ln]
-    assert warnings == [
-        f"shadowgate report: warning: no gate thresholds in Prometheus "
-        f'(max by (gate) (shadowgate_gate_threshold{{namespace="{namespace}", candidate="{CANDIDATE}"}}))'
-    ], res.stderr  # the operator does not export shadowgate_gate_threshold yet (docs/architecture.md)
+    # The only series allowed to be missing is the one the operator may not export yet.
+    assert all("no gate thresholds in Prometheus" in w for w in warnings), res.stderr
     png, html = (pathlib.Path(p) for p in res.stdout.split())
     assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 20_000
     page = html.read_text()
