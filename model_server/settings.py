@@ -31,6 +31,14 @@ class Settings:
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
+        for name in ("inference_port", "management_port", "metrics_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise ValueError(f"{name.replace('_', '-')} must be between 0 and 65535")
+        for name in ("max_body_bytes", "max_text_chars", "max_batch_instances", "request_timeout_ms"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if self.torch_threads < 0:
+            raise ValueError(f"--torch-threads must be 0 (one per core) or more, got {self.torch_threads}")
 
 
 def default_host() -> str:
