@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from kubernetes import client
@@ -364,6 +365,47 @@ def test_two_operator_pods_from_the_chart_are_peered(
         history = final["status"]["history"]
         into_failed = [h for h in history if h["to"] == "Failed"]
         assert len(into_failed) == 1, history
+    finally:
+        helm(stack, "uninstall", name, "--namespace", namespace, "--wait", check=False)
+        client.CoreV1Api(kube_api).delete_namespace(namespace)
+
+
+def test_router_from_the_chart_serves_on_the_local_stack(
+    stack: Any, kube_api: client.ApiClient, tmp_path: pathlib.Path
+) -> None:
+    """The chart's router Deployment, run by the node agent with the router's own ServiceAccount:
+    it syncs route tables with its read-only Role (so /readyz turns 200 and the Pod Ready) and
+    answers on the Pod's address."""
+    namespace = make_namespace(kube_api)
+    name = f"sg{uuid.uuid4().hex[:6]}"
+    try:
+        install(stack, name, namespace)
+        kubeconfig = tmp_path / "router.kubeconfig"
+        sa_kubeconfig(stack, kube_api, namespace, f"{name}-shadowgate-router", kubeconfig)
+        env = [{"name": "KUBECONFIG", "value": str(kubeconfig)}]
+        helm(
+            stack, "upgrade", name, str(CHART), "--namespace", namespace, "--reuse-values",
+            "--set-json", 'router.routes=[{"name":"retriever","replicas":1}]',
+            "--set-json", f"router.extraEnv={json.dumps(env)}",
+            "--wait", "--timeout", "120s",
+        )  # fmt: skip
+        pods: Any = client.CoreV1Api(kube_api).list_namespaced_pod(
+            namespace, label_selector="app.kubernetes.io/name=shadowgate-router"
+        )
+        ready = [
+            p
+            for p in pods.items
+            if p.metadata.deletion_timestamp is None
+            and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
+        ]
+        assert len(ready) == 1, [
+            (p.metadata.name, p.status.phase, p.metadata.deletion_timestamp) for p in pods.items
+        ]
+        pod = ready[0]
+        port = pod.spec.containers[0].ports[0].container_port
+        resp = httpx.get(f"http://{pod.status.pod_ip}:{port}/r/nowhere/x", timeout=5)
+        assert resp.status_code == 404 and "error" in resp.json()  # a real router, no such route
+        assert httpx.get(f"http://{pod.status.pod_ip}:{port}/metrics", timeout=5).status_code == 200
     finally:
         helm(stack, "uninstall", name, "--namespace", namespace, "--wait", check=False)
         client.CoreV1Api(kube_api).delete_namespace(namespace)
