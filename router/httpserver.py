@@ -12,6 +12,7 @@ import asyncio
 import collections
 import dataclasses
 import logging
+import typing
 from collections.abc import Awaitable, Callable
 
 import httptools
@@ -98,7 +99,7 @@ class _Connection(asyncio.Protocol):
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = typing.cast(asyncio.Transport, transport)  # uvloop transports are not subclasses
         self._transport = transport
         peer = transport.get_extra_info("peername")
         self._peer = str(peer[0]) if isinstance(peer, tuple) else ""

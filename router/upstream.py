@@ -13,6 +13,7 @@ import collections
 import contextlib
 import dataclasses
 import enum
+import typing
 
 import httptools
 
@@ -53,7 +54,7 @@ class _Conn(asyncio.Protocol):
         self.reused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = typing.cast(asyncio.Transport, transport)  # uvloop transports are not subclasses
         self.transport = transport
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -152,11 +153,14 @@ class Client:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._connect_timeout_s):
-                _, proto = await loop.create_connection(lambda: _Conn(pool), pool.host, pool.port)
+                transport, proto = await loop.create_connection(lambda: _Conn(pool), pool.host, pool.port)
         except TimeoutError as exc:
             raise UpstreamError(ErrorKind.TIMEOUT, f"connect to {pool.host}:{pool.port} timed out") from exc
         except OSError as exc:
             raise UpstreamError(ErrorKind.CONNECT, f"connect to {pool.host}:{pool.port}: {exc}") from exc
+        # uvloop may call connection_made after create_connection returns.
+        if proto.transport is None:
+            proto.transport = transport
         return proto
 
     def _release(self, pool: _Pool, conn: _Conn) -> None:

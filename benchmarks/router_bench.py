@@ -1,0 +1,285 @@
+"""Router benchmark: added latency, mirroring cost, throughput, and the server/client stack choice.
+
+All on loopback, bounded in time and count, in one run::
+
+    .venv/bin/python benchmarks/router_bench.py [--requests 2000] [--rounds 3] [--out results.json]
+
+Every component is its own process (trivial backend, slow backend, the real ``shadowgate-router``
+with a table file, the minimal stack proxies of ``router_stacks.py``); this process is the load
+generator. Scenarios are interleaved round by round so machine noise hits them alike.
+Throughput per core = requests / CPU seconds the router process used (from /proc), which does not
+depend on how much of the 2 cores the load generator itself took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from router.cli import runner
+from router.upstream import Client, UpstreamError
+
+HERE = pathlib.Path(__file__).resolve().parent
+RUN = runner("auto")  # the load generator runs on uvloop when installed: less client CPU, less noise
+PY = sys.executable
+QUERY = b'{"query": "iyashikei manga", "k": 3}'
+STACKS = [
+    ("raw+pool", "uvloop"),
+    ("raw+pool", "asyncio"),
+    ("uvicorn+pool", "uvloop"),
+    ("uvicorn+pool", "asyncio"),
+    ("raw+aiohttp", "uvloop"),
+    ("raw+httpx", "uvloop"),
+]
+TARGET = b"/predictions/retriever"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def process(*args: str) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen([PY, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def paced(port: int, path: bytes, rate: float, n: int, conc: int = 4) -> tuple[list[float], int]:
+    """Send ``n`` requests at ``rate``/s over ``conc`` connections; return latencies (s), errors."""
+    client = Client()
+    lat: list[float] = []
+    errors = 0
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.05
+    interval = conc / rate
+
+    async def worker(w: int) -> None:
+        nonlocal errors
+        for i in range(n // conc):
+            due = start + (i + w / conc) * interval
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            t0 = time.perf_counter()
+            try:
+                r = await client.request("127.0.0.1", port, b"POST", path, [], QUERY, 5.0)
+                ok = r.status == 200
+            except UpstreamError:
+                ok = False
+            lat.append(time.perf_counter() - t0)
+            errors += not ok
+
+    await asyncio.gather(*(worker(w) for w in range(conc)))
+    client.close()
+    return lat, errors
+
+
+async def closed(port: int, path: bytes, seconds: float, conc: int = 32) -> tuple[int, int]:
+    client = Client()
+    done = errors = 0
+    stop = time.monotonic() + seconds
+
+    async def worker() -> None:
+        nonlocal done, errors
+        while time.monotonic() < stop:
+            try:
+                r = await client.request("127.0.0.1", port, b"POST", path, [], QUERY, 5.0)
+                errors += r.status != 200
+            except UpstreamError:
+                errors += 1
+            done += 1
+
+    await asyncio.gather(*(worker() for _ in range(conc)))
+    client.close()
+    return done, errors
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))] * 1000.0
+
+
+def throughput(pid: int, port: int, path: bytes, seconds: float) -> dict[str, float]:
+    c0, t0 = cpu_seconds(pid), time.perf_counter()
+    n, errors = RUN(closed(port, path, seconds))
+    cpu, wall = cpu_seconds(pid) - c0, time.perf_counter() - t0
+    return {"requests": n, "errors": errors, "wall_rps": n / wall, "rps_per_core": n / cpu if cpu else 0.0}
+
+
+def route(name: str, primary: int, shadow: int | None = None) -> dict[str, object]:
+    doc: dict[str, object] = {"route": name, "version": 1, "kind": "retriever",
+                              "primary": {"url": f"http://127.0.0.1:{primary}"}}  # fmt: skip
+    if shadow is not None:
+        doc |= {
+            "shadow": {"url": f"http://127.0.0.1:{shadow}"},
+            "mirrorPercent": 100,
+            "comparison": {"sampleRate": 0.1},
+        }
+    return doc
+
+
+def run(args: argparse.Namespace) -> dict[str, object]:
+    results: dict[str, object] = {}
+    ports = {k: free_port() for k in ("backend", "shadow", "slow", "dead", "router")}
+    stacks_py = str(HERE / "router_stacks.py")
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        process(stacks_py, "backend", "--port", str(ports["backend"])),
+        process(stacks_py, "backend", "--port", str(ports["shadow"])),
+        process(stacks_py, "backend", "--port", str(ports["slow"]), "--delay-ms", "50"),
+    ):
+        table = pathlib.Path(tmp) / "routes.json"
+        table.write_text(json.dumps([
+            route("plain", ports["backend"]),
+            route("mirror-ok", ports["backend"], ports["shadow"]),
+            route("mirror-dead", ports["backend"], ports["dead"]),
+            route("mirror-slow", ports["backend"], ports["slow"]),
+        ]))  # fmt: skip
+        for p in ("backend", "shadow", "slow"):
+            wait_port(ports[p])
+        router_args = ["-m", "router", "--table-file", str(table), "--port", str(ports["router"]),
+                       "--log-level", "WARNING", "--attribution-window", "5", "--loop", "uvloop"]  # fmt: skip
+        with process(*router_args) as router:
+            wait_port(ports["router"])
+            time.sleep(1.0)  # the table file is polled every 0.5 s
+            scenarios = {
+                "direct": (ports["backend"], TARGET),
+                "router": (ports["router"], b"/r/plain" + TARGET),
+                "mirror_healthy": (ports["router"], b"/r/mirror-ok" + TARGET),
+                "mirror_dead": (ports["router"], b"/r/mirror-dead" + TARGET),
+                "mirror_slow_50ms": (ports["router"], b"/r/mirror-slow" + TARGET),
+            }
+            for port, path in scenarios.values():  # warm up connections and code paths
+                RUN(paced(port, path, 1000, 200))
+            lat: dict[str, list[float]] = {k: [] for k in scenarios}
+            errs = dict.fromkeys(scenarios, 0)
+            for _ in range(args.rounds):
+                for name, (port, path) in scenarios.items():
+                    got, e = RUN(paced(port, path, args.rate, args.requests))
+                    lat[name] += got
+                    errs[name] += e
+            results["latency_ms"] = {
+                k: {
+                    "p50": pct(v, 0.5),
+                    "p90": pct(v, 0.9),
+                    "p99": pct(v, 0.99),
+                    "n": len(v),
+                    "errors": errs[k],
+                }
+                for k, v in lat.items()
+            }
+            results["throughput_router"] = {
+                "uvloop": throughput(router.pid, ports["router"], b"/r/plain" + TARGET, args.seconds)
+            }
+        with process(*router_args[:-2], "--loop", "asyncio") as router:
+            wait_port(ports["router"])
+            time.sleep(1.0)
+            RUN(paced(ports["router"], b"/r/plain" + TARGET, 1000, 200))
+            results["throughput_router"]["asyncio"] = throughput(  # type: ignore[index]
+                router.pid, ports["router"], b"/r/plain" + TARGET, args.seconds
+            )
+        results["stacks"] = {}
+        for stack, loop in STACKS:
+            port = free_port()
+            with process(stacks_py, "proxy", "--stack", stack, "--port", str(port), "--loop", loop,
+                         "--upstream", f"127.0.0.1:{ports['backend']}") as proxy:  # fmt: skip
+                wait_port(port)
+                RUN(paced(port, TARGET, 1000, 200))
+                got, e = RUN(paced(port, TARGET, args.rate, args.requests))
+                direct, _ = RUN(paced(ports["backend"], TARGET, args.rate, args.requests))
+                tp = throughput(proxy.pid, port, TARGET, args.seconds)
+                results["stacks"][f"{stack} ({loop})"] = {  # type: ignore[index]
+                    "added_p50_ms": pct(got, 0.5) - pct(direct, 0.5),
+                    "added_p99_ms": pct(got, 0.99) - pct(direct, 0.99),
+                    "errors": e,
+                    **tp,
+                }
+    return results
+
+
+def report(r: dict[str, object]) -> str:
+    lat = r["latency_ms"]
+    assert isinstance(lat, dict)
+    d, rt = lat["direct"], lat["router"]
+    lines = ["| scenario | p50 ms | p90 ms | p99 ms | n | errors |", "|---|---|---|---|---|---|"]
+    for k, v in lat.items():
+        lines.append(f"| {k} | {v['p50']:.3f} | {v['p90']:.3f} | {v['p99']:.3f} | {v['n']} | {v['errors']} |")
+    lines.append("")
+    lines.append(
+        f"added by the router: p50 {rt['p50'] - d['p50']:+.3f} ms, p99 {rt['p99'] - d['p99']:+.3f} ms"
+    )
+    for k in ("mirror_healthy", "mirror_dead", "mirror_slow_50ms"):
+        m = lat[k]
+        lines.append(
+            f"{k}: p50 {m['p50'] - rt['p50']:+.3f} ms, "
+            f"p99 {100 * (m['p99'] / rt['p99'] - 1):+.1f} % vs no mirror"
+        )
+    tps = r["throughput_router"]
+    assert isinstance(tps, dict)
+    for loop, tp in tps.items():
+        lines.append(f"router throughput ({loop}): {tp['wall_rps']:.0f} req/s wall, "
+                     f"{tp['rps_per_core']:.0f} req/s per router core, errors {tp['errors']}")  # fmt: skip
+    lines += [
+        "",
+        "| stack | added p50 ms | added p99 ms | wall req/s | req/s per core | errors |",
+        "|---|---|---|---|---|---|",
+    ]
+    stacks = r["stacks"]
+    assert isinstance(stacks, dict)
+    for k, v in stacks.items():
+        lines.append(f"| {k} | {v['added_p50_ms']:.3f} | {v['added_p99_ms']:.3f} | {v['wall_rps']:.0f} | "
+                     f"{v['rps_per_core']:.0f} | {v['errors']} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--requests", type=int, default=2000, help="per scenario and round")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rate", type=float, default=500.0, help="moderate load, requests/s")
+    p.add_argument("--seconds", type=float, default=5.0, help="throughput runs")
+    p.add_argument("--out", type=pathlib.Path)
+    args = p.parse_args()
+    results = run(args)
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
+    print(report(results))
+    print(f"machine: {os.uname().machine}, {os.cpu_count()} cores; load average {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
