@@ -321,10 +321,21 @@ def test_pod_deletion_honours_the_grace_period(
     )
     began = time.monotonic()
     core.delete_namespaced_pod("graceful", namespace)
-    wait_for("the Pod to go", lambda: pod(core, namespace, "graceful") is None, timeout=max_s + 5)
+    seen: list[str | None] = []
+
+    def gone() -> bool:
+        q = pod(core, namespace, "graceful")
+        if q is not None:
+            seen.append(condition(q, "Ready"))
+        return q is None
+
+    wait_for("the Pod to go", gone, timeout=max_s + 5, every=0.1)
     took = time.monotonic() - began
     assert min_s <= took <= max_s
     assert not alive(pid_of(p))
+    if ignore_term:
+        # While the process sat out its grace period, the Pod was already reported unready.
+        assert seen and seen[-1] == "False", seen
 
 
 def test_crashing_process_is_restarted_and_counted(

@@ -206,6 +206,9 @@ def test_deletion_stops_within_grace_and_finalizes(
     assert start_ticks(pid) is None
     assert api.deleted == [("ns", "p-uid-1", "uid-1")]
     assert state.get("uid-1") is None
+    # It went unready (a status patch) before the process was signalled, and stayed so.
+    ready = [{c["type"]: c["status"] for c in st["conditions"]}["Ready"] for st in api.statuses]
+    assert "True" in ready and ready[-1] == "False"
 
 
 def test_restarted_agent_adopts_the_live_process(

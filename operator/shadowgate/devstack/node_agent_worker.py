@@ -111,6 +111,8 @@ class PodWorker:
                     return
                 if gone or podspec.meta(pod).get("deletionTimestamp"):
                     grace = podspec.grace_seconds(pod)
+                    if not gone:
+                        self._announce_termination(pod)
                     run.stop(min(grace, self._cfg.shutdown_grace_s) if gone else grace)
                     targets.remove_targets(self._cfg.file_sd_dir, run.namespace, run.name)
                     self._state.forget(self.uid)
@@ -151,6 +153,22 @@ class PodWorker:
             return
         self._published = status
         self._next_resync = now + self._cfg.resync_s
+
+    def _announce_termination(self, pod: Mapping[str, Any]) -> None:
+        """Report the Pod unready before its process is signalled.
+
+        Loopback Pods have no EndpointSlices, so clients (the router) pick backends from Pod
+        readiness; going unready first lets them stop sending new requests while the process
+        still finishes the ones in flight during its grace period.
+        """
+        if not self._run.ready:
+            return
+        self._run.ready = False
+        self._next_publish = 0.0
+        try:
+            self._publish(pod)
+        except Exception as exc:
+            log.warning("pod %s: could not report it unready before stopping: %s", self._run.label, exc)
 
     def _finalize(self) -> None:
         for attempt in range(30):
