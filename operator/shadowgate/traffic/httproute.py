@@ -48,7 +48,7 @@ def desired_route(route: dict[str, Any], target: RouteTarget, routes: Routes) ->
                 {
                     "type": "RequestMirror",
                     "requestMirror": {
-                        "backendRef": {"name": target.candidate_service, "port": target.port},
+                        "backendRef": _service_ref(target.candidate_service, target.port),
                         "percent": routes.mirror_percent,
                     },
                 }
@@ -58,6 +58,12 @@ def desired_route(route: dict[str, Any], target: RouteTarget, routes: Routes) ->
         else:
             rule.pop("filters", None)
     return out
+
+
+def _service_ref(name: str, port: int) -> dict[str, Any]:
+    # Spelled out as the API server defaults it, so a re-read route compares equal and an
+    # unchanged route is not rewritten.
+    return {"group": "", "kind": "Service", "name": name, "port": port}
 
 
 def _mirrors_candidate(f: dict[str, Any], target: RouteTarget) -> bool:
