@@ -260,6 +260,17 @@ def test_operator_with_the_chart_identity_reconciles_a_candidate(
         assert phase == "Failed", f"phase {phase}; operator log:\n{output[-4000:]}"
         assert got["status"]["history"], got["status"]
         assert "403" not in output and "Forbidden" not in output, output[-4000:]
+        # The rollout report reads the status the real operator wrote.
+        res = subprocess.run(
+            [sys.executable, "-m", "shadowgate", "report", "no-target", "-n", namespace, "--prometheus",
+             stack.prometheus_url, "--kubeconfig", stack.kubeconfig, "--out", str(tmp_path / "report")],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        page = (tmp_path / "report" / f"{namespace}-no-target.html").read_text()
+        for entry in got["status"]["history"]:
+            assert entry["reason"] in page
+        assert "Failed" in page
     finally:
         proc.terminate()
         try:
