@@ -126,14 +126,20 @@ def _pairs(
     rng: random.Random, catalog: list[dict[str, Any]], train_queries: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Editorial (query, positive, hard negative) rows. Hard negatives for slice queries come
-    from comedy slice of life (the shelf a plain embedder confuses with iyashikei)."""
+    from comedy slice of life (the shelf a plain embedder confuses with iyashikei) and
+    vice versa; other queries get a random irrelevant item."""
     comedy = [it for it in catalog if it["category"] == "comedy slice of life"]
+    healing = [it for it in catalog if it["category"] == "iyashikei"]
     rows = []
     for q in train_queries:
         target = relevance.Target.from_dict(q["target"])
         positives = [it for it in catalog if relevance.grade(it, target) == relevance.MAX_GRADE]
+        # The two confusable shelves are each other's hard negatives, in both directions,
+        # so pulling slice queries away from comedy does not drag comedy queries along.
         if q["group"] in queries.SLICES:
             negatives = comedy
+        elif q["group"] == "comedy slice of life":
+            negatives = healing
         else:
             negatives = [it for it in catalog if relevance.grade(it, target) == 0]
         for pos in rng.sample(positives, min(3, len(positives))):
@@ -256,7 +262,8 @@ def build(out: pathlib.Path, seed: int = 7) -> dict[str, Any]:
     _write_jsonl(out / "catalog.jsonl", catalog)
     _write_jsonl(out / "golden" / "catalog.jsonl", catalog)
     _write_jsonl(out / "golden" / "retrieval.jsonl", golden)
-    _write_jsonl(out / "golden" / "rerank.jsonl", _rerank(rng, catalog, golden))
+    # Its own RNG: the golden set must not move when the training-side draws change.
+    _write_jsonl(out / "golden" / "rerank.jsonl", _rerank(random.Random(f"{seed}:rerank"), catalog, golden))
     _write_jsonl(out / "golden" / "intents.jsonl", golden_intents)
     _write_json(out / "golden" / "costs.json", costs)
     _write_jsonl(out / "training" / "pairs.jsonl", pairs)
