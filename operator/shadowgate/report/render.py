@@ -149,7 +149,7 @@ def render_png(data: ReportData, dpi: int = 110) -> bytes:
     draw_variants(nc, data, {"": data.noclick_rate}, "no-click rate")
     nc.set_title(
         "no-click rate per variant (decided impressions: "
-        + ", ".join(f"{k} {int(v)}" for k, v in sorted(data.decided_impressions.items()))
+        + (", ".join(f"{k} {int(v)}" for k, v in sorted(data.decided_impressions.items())) or "none")
         + ")",
         fontsize=9,
         loc="left",
