@@ -113,3 +113,35 @@ def test_unreachable_archive_fails_after_deploy_timeout(env: Env) -> None:
     assert env.production_archive() == BASE_ARCHIVE
     assert env.table()["version"] == 1  # the route table was never written
     assert eventually(lambda: not env.candidate_deployment_exists("broken"), 30, "candidate removed")
+
+
+def test_evaluation_that_cannot_run_holds_then_policy_rolls_back(env: Env) -> None:
+    env.production()
+    spec = env.spec(
+        evaluation={"goldenSet": {"configMap": "no-such-golden-set"}},
+        policy={"inconclusive": {"action": "rollback", "limit": 3}},
+    )
+    spec["gates"] = {
+        "extra": [
+            {
+                "name": "recall",
+                "kind": "threshold",
+                "source": "evaluation",
+                "metric": "retrieval.global.recall@3",
+                "min": 0.5,
+            }
+        ]
+    }
+    env.create("noeval", spec)
+    env.wait_phase("noeval", "Evaluating")
+    status = env.wait_phase("noeval", "RolledBack")
+    assert [h["to"] for h in status["history"]] == ["Deploying", "Evaluating", "RollingBack", "RolledBack"]
+    rollback = status["history"][2]
+    assert (
+        rollback["reason"] == "InconclusiveLimit"
+        and "gate recall Inconclusive (QueryError)" in rollback["message"]
+    )
+    gate = next(g for g in status["gates"] if g["name"] == "recall")
+    assert gate["phase"] == "Evaluating" and "no-such-golden-set" in gate["message"]
+    assert env.production_archive() == BASE_ARCHIVE
+    assert env.table()["version"] == 1  # routing was never touched before live traffic

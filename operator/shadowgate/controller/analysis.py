@@ -33,6 +33,9 @@ class AnalysisRequest:
     gates: Mapping[str, Any]
     # Operator checks answered from observations, e.g. {"rollback": True}.
     checks: Mapping[str, bool] = field(default_factory=dict)
+    # The candidate's model kind (``retriever``...), so gates with ``modelKinds`` apply only to
+    # their kind (a retriever has no classification metrics to wait for); None: every gate.
+    model_kind: str | None = None
 
 
 class Analyzer(Protocol):
@@ -78,7 +81,8 @@ class EngineAnalyzer:
         phase = _PHASES.get(request.phase)
         if phase is None:
             return ()
-        wanted = specs.applicable(parsing.parse_gates(dict(request.gates) if request.gates else None), phase)
+        parsed = parsing.parse_gates(dict(request.gates) if request.gates else None)
+        wanted = specs.applicable(parsed, phase, request.model_kind)
         if not wanted:
             return ()
         # Handlers run in kopf's worker threads, which have no event loop of their own.

@@ -60,12 +60,10 @@ class Baseline(_Model):
 
 class GoldenSet(_Model):
     config_map: str = Field(alias="configMap")
-    key: str = "golden.jsonl"
 
 
 class Evaluation(_Model):
     golden_set: GoldenSet = Field(alias="goldenSet")
-    timeout: str = "5m"
 
 
 class Shadow(_Model):

@@ -18,6 +18,7 @@ from shadowgate.controller.samples import PrometheusSamples
 from shadowgate.controller.workload import Flags
 from shadowgate.core.gates import specs
 from shadowgate.kube import client as kube
+from shadowgate.sources import evaluation
 from shadowgate.sources.prometheus import PrometheusSource
 
 
@@ -94,6 +95,11 @@ def build(settings: Settings) -> Runtime:
     if settings.prometheus_url:
         samples = PrometheusSamples(settings.prometheus_url)
         sources[specs.Source.PROMETHEUS] = functools.partial(PrometheusSource, settings.prometheus_url)
+    # Golden-set results are cached for the operator's lifetime: each Pod is evaluated once.
+    cache = evaluation.ResultsCache()
+    sources[specs.Source.EVALUATION] = lambda: evaluation.EvaluationSource(
+        evaluation.KubernetesResolver(api), cache=cache
+    )
     return Runtime(
         deployments=kube.ClientDeployments(api),
         services=kube.ClientServices(api),

@@ -17,6 +17,7 @@ from shadowgate.core.lifecycle import observations as o
 from shadowgate.core.lifecycle.phases import Phase
 from shadowgate.core.lifecycle.status import Status
 from shadowgate.core.lifecycle.transition import analysis_due
+from shadowgate.evaluation import launcher
 from shadowgate.kube.base import NotFound, Obj
 from shadowgate.sources.base import QueryContext
 from shadowgate.traffic.base import RouteNotFound
@@ -62,6 +63,7 @@ def gather(rt: Runtime, subject: Subject, status: Status, queue_ahead: int, now:
             phase=status.phase,
             gates=spec.gates,
             checks={"rollback": workload.available(production)},
+            model_kind=_model_kind(spec) if status.phase is Phase.EVALUATING else None,
         )
         base["gates"] = rt.analyzer.analyse(request)
         base["gate_limits"] = tuple(sorted(rt.analyzer.limits(spec.gates).items()))
@@ -104,3 +106,20 @@ def _workload(rt: Runtime, subject: Subject) -> o.Workload:
         available=workload.available(deployment),
         failure=workload.failure(deployment),
     )
+
+
+_BUILT_IN_KINDS = frozenset({"retriever", "classifier", "reranker"})
+
+
+def _model_kind(spec: Any) -> str | None:
+    """The handler the candidate runs: ``model.handler`` if given, else its archive's manifest
+    when the operator can read it (a local path or ``file://``); None means unknown, and then
+    every evaluation gate applies (e2e integration fix: without the kind, the preset's
+    classifier gates held a retriever in Evaluating forever)."""
+    handler = spec.model.handler
+    if not handler:
+        try:
+            handler = str(launcher.archive_manifest(spec.model.archive_uri).get("handler", ""))
+        except launcher.LaunchError:
+            return None
+    return handler if handler in _BUILT_IN_KINDS else None
