@@ -43,7 +43,8 @@ def gather(rt: Runtime, subject: Subject, status: Status, queue_ahead: int, now:
         return Seen(
             o.Observations(**base, target_found=False, target_reason=reason, target_message=problem), None
         )
-    base["candidate"] = _workload(rt, subject)
+    if status.phase not in (Phase.PENDING, Phase.QUEUED):  # no workload before Deploying: save the read
+        base["candidate"] = _workload(rt, subject)
     if status.phase is Phase.PROMOTING:
         base["production_promoted"] = workload.serves(production, spec, rt.flags) and workload.available(
             production
