@@ -20,6 +20,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "shadowgate.cli.evaluate",
     "shadowgate.cli.simulate",
     "shadowgate.cli.operator",
+    "shadowgate.cli.demo",
 )
 
 

@@ -1,0 +1,83 @@
+"""The demo's settings: where things live and the timings that let gates decide in minutes.
+
+Production settings differ (docs/walkthrough.md): analysis every 30 s, steps of 10-30 minutes
+and thousands of decided impressions per step. The demo shortens the clocks and the sample
+floors only; the statistics (the mSPRT's alpha, the latency ratios) stay the preset's.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from dataclasses import dataclass, field
+from typing import Any
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+EXAMPLES = ROOT / "examples"
+
+
+def default_state_dir() -> pathlib.Path:
+    env = os.environ.get("SHADOWGATE_DEMO_STATE_DIR")
+    return pathlib.Path(env) if env else pathlib.Path.home() / ".cache" / "shadowgate" / "demo-stack"
+
+
+def default_models_dir() -> pathlib.Path:
+    env = os.environ.get("SHADOWGATE_MODELS_DIR")
+    return pathlib.Path(env) if env else pathlib.Path.home() / ".cache" / "shadowgate" / "models"
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Spec values the demo writes over the examples' production-like ones."""
+
+    analysis_interval_s: int = 2
+    shadow_duration_s: int = 10
+    shadow_min_requests: int = 60
+    canary_steps: tuple[int, ...] = (20, 50)
+    step_duration_s: int = 12
+    step_min_samples: int = 80
+    # The no-click gate's own floor (the preset's is 500 decided impressions per arm).
+    quality_min_samples: int = 150
+
+    def spec_overrides(self) -> dict[str, Any]:
+        return {
+            "analysis": {"interval": f"{self.analysis_interval_s}s"},
+            "shadow": {"duration": f"{self.shadow_duration_s}s", "minRequests": self.shadow_min_requests},
+            "canary": {
+                "steps": list(self.canary_steps),
+                "stepDuration": f"{self.step_duration_s}s",
+                "minSamples": self.step_min_samples,
+            },
+            "gates": {"overrides": {"user-visible-quality": {"minSamples": self.quality_min_samples}}},
+        }
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: pathlib.Path = field(default_factory=default_state_dir)
+    models_dir: pathlib.Path = field(default_factory=default_models_dir)
+    out_dir: pathlib.Path = ROOT / "artifacts" / "demo"
+    namespace: str = "mangaassist"
+    release: str = "shadowgate"
+    route: str = "retriever"
+    keep_up: bool = False
+    # Simulated users: requests per second through the router (open loop).
+    rate: float = 25.0
+    seed: int = 0
+    # The router credits a no-click once an impression's attribution window passes.
+    attribution_window_s: float = 3.0
+    operator_tick_s: float = 0.5
+    phase_timeout_s: float = 420.0
+    timings: Timings = field(default_factory=Timings)
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.rate > 0:
+            problems.append(f"rate must be > 0, got {self.rate}")
+        if not self.attribution_window_s > 0:
+            problems.append(f"attribution window must be > 0 s, got {self.attribution_window_s}")
+        if not self.namespace or not self.namespace.replace("-", "").isalnum():
+            problems.append(f"namespace must be a DNS label, got {self.namespace!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
