@@ -138,6 +138,12 @@ def pod(core: client.CoreV1Api, namespace: str, name: str) -> dict[str, Any] | N
         raise
 
 
+def event_reasons(core: client.CoreV1Api, namespace: str, name: str) -> set[str]:
+    """Reasons of the Events recorded about Pod ``name`` (what ``kubectl describe`` shows)."""
+    items = body(core.list_namespaced_event(namespace, _preload_content=False))["items"]
+    return {str(e["reason"]) for e in items if e["involvedObject"].get("name") == name}
+
+
 def condition(p: dict[str, Any], kind: str) -> str | None:
     for c in p.get("status", {}).get("conditions") or []:
         if c["type"] == kind:
@@ -194,11 +200,12 @@ def test_node_is_registered_ready_with_a_fresh_lease(kube_api: client.ApiClient,
     def registered() -> dict[str, Any] | None:
         # The agent starts alongside the control plane and registers within seconds.
         try:
-            return body(core.read_node("shadowgate-local", _preload_content=False))
+            node = body(core.read_node("shadowgate-local", _preload_content=False))
         except client.ApiException as err:
             if err.status == 404:
                 return None
             raise
+        return node if node.get("status", {}).get("conditions") else None
 
     node = wait_for("the Node", registered, timeout=30)
     ready = [c for c in node["status"]["conditions"] if c["type"] == "Ready"]
@@ -280,6 +287,7 @@ def test_failing_readiness_keeps_the_pod_unready(
         time.sleep(0.5)
     status = body(apps.read_namespaced_deployment("sick", namespace, _preload_content=False))["status"]
     assert not status.get("availableReplicas")
+    assert "Unhealthy" in event_reasons(core, namespace, first["metadata"]["name"])
 
 
 def test_deleting_the_deployment_stops_its_processes(
@@ -360,6 +368,7 @@ def test_crashing_process_is_restarted_and_counted(
     assert cs["ready"] is False
     (p,) = pods(core, namespace, "app=crash")
     assert p["status"]["phase"] == "Running"
+    assert {"Started", "BackOff"} <= event_reasons(core, namespace, p["metadata"]["name"])
 
 
 @pytest.mark.parametrize(

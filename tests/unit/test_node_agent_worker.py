@@ -19,12 +19,19 @@ class FakeApi:
     def __init__(self) -> None:
         self.statuses: list[dict[str, Any]] = []
         self.deleted: list[tuple[str, str, str]] = []
+        self.events: list[tuple[str, str, str]] = []
 
     def patch_pod_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         self.statuses.append(dict(status))
 
     def delete_pod_now(self, namespace: str, name: str, uid: str) -> None:
         self.deleted.append((namespace, name, uid))
+
+    def record_event(self, pod: Mapping[str, Any], kind: str, reason: str, message: str, now: str) -> None:
+        self.events.append((kind, reason, message))
+
+    def reasons(self) -> list[str]:
+        return [reason for _, reason, _ in self.events]
 
     def container(self) -> dict[str, Any]:
         return dict(self.statuses[-1]["containerStatuses"][0]) if self.statuses else {}
@@ -96,6 +103,7 @@ def test_crashing_process_restarts_and_counts(
     last = api.container()["lastState"]["terminated"]
     assert last["exitCode"] == 3 and last["reason"] == "Error"
     assert {s["phase"] for s in api.statuses} <= {"Running"}
+    assert {"Started", "BackOff"} <= set(api.reasons())
 
 
 @pytest.mark.parametrize(
@@ -161,6 +169,9 @@ def test_unrunnable_pod_reports_why(
     waiting = api.container()["state"]["waiting"]
     assert waiting["reason"] == reason and message in waiting["message"]
     assert api.statuses[-1]["phase"] == "Pending"
+    time.sleep(0.3)  # several retries (back-off 0.05 s doubling) happen meanwhile
+    failed = [m for kind, r, m in api.events if r == "Failed"]
+    assert len(failed) == 1 and failed[0].startswith(reason) and api.events[0][0] == "Warning"
 
 
 def test_process_gets_pod_env_and_log(
@@ -209,6 +220,7 @@ def test_deletion_stops_within_grace_and_finalizes(
     # It went unready (a status patch) before the process was signalled, and stayed so.
     ready = [{c["type"]: c["status"] for c in st["conditions"]}["Ready"] for st in api.statuses]
     assert "True" in ready and ready[-1] == "False"
+    assert api.reasons()[-1] == "Killing"
 
 
 def test_restarted_agent_adopts_the_live_process(
@@ -297,3 +309,4 @@ def test_failing_liveness_restarts_the_process(
     wait_for(lambda: api.container().get("restartCount", 0) >= 1)
     last = api.container()["lastState"]["terminated"]
     assert "liveness probe failed" in last["message"] and last["exitCode"] == 143
+    assert any(r == "Unhealthy" and m.startswith("Liveness probe failed") for _, r, m in api.events)

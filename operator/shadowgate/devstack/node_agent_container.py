@@ -27,6 +27,13 @@ log = logging.getLogger(__name__)
 
 FINISHED = ("Succeeded", "Failed")
 
+# (type "Normal" or "Warning", reason, message): what ``kubectl describe pod`` lists as Events.
+EventSink = Callable[[str, str, str], None]
+
+
+def no_events(kind: str, reason: str, message: str) -> None:
+    pass
+
 
 @dataclass(frozen=True)
 class WorkerSettings:
@@ -51,8 +58,10 @@ class ContainerRun:
         state: AgentState,
         settings: WorkerSettings,
         clock: Callable[[], float] = time.time,
+        events: EventSink = no_events,
     ) -> None:
         self.uid = uid
+        self._events = events
         self.namespace = str(podspec.meta(pod)["namespace"])
         self.name = str(podspec.meta(pod)["name"])
         self.pod = pod
@@ -124,8 +133,11 @@ class ContainerRun:
             return
         if self.readiness is not None and self.readiness.due(now):
             self.ready = self.readiness.run(self.ip, now, self.ready)
+            if self.readiness.failures == self.readiness.probe.failure_threshold:  # once per failing streak
+                self._events("Warning", "Unhealthy", f"Readiness probe failed: {self.readiness.last_message}")
         if self.liveness is not None and self.liveness.due(now) and not self.liveness.run(self.ip, now, True):
             log.warning("pod %s: liveness failed, restarting", self.label)
+            self._events("Warning", "Unhealthy", f"Liveness probe failed: {self.liveness.last_message}")
             code = self.proc.stop(podspec.grace_seconds(self.pod))
             self.on_exit(code, f"liveness probe failed: {self.liveness.last_message}")
 
@@ -138,6 +150,8 @@ class ContainerRun:
         except (podspec.PodSpecError, OSError) as exc:
             reason = exc.reason if isinstance(exc, podspec.PodSpecError) else proc.RUN_ERROR
             log.warning("pod %s: cannot start: %s", self.label, exc)
+            if self.waiting != (reason, str(exc)):
+                self._events("Warning", "Failed", f"{reason}: {exc}")
             self.waiting = (reason, str(exc))
             self._schedule_retry(now)
             return
@@ -157,6 +171,9 @@ class ContainerRun:
         )
         targets.write_targets(self._cfg.file_sd_dir, self.pod, self.ip)
         log.info("pod %s: started pid %d on %s", self.label, started.pid, self.ip)
+        command = " ".join(spec.argv)
+        command = command if len(command) <= 120 else command[:117] + "..."
+        self._events("Normal", "Started", f"Started process {started.pid} on {self.ip}: {command}")
 
     def _make_trackers(self, now: float) -> None:
         try:
@@ -192,6 +209,8 @@ class ContainerRun:
             self.last_terminated = term
             self._schedule_retry(time.monotonic())
             self.waiting = ("CrashLoopBackOff", f"back-off restarting the process (exit code {code})")
+            delay = max(0.0, self.next_start - time.monotonic())
+            self._events("Warning", "BackOff", f"Process exited with code {code}; restarting in {delay:.1f}s")
         else:
             self.terminated = term
             self.phase = "Succeeded" if code == 0 else "Failed"
@@ -200,6 +219,7 @@ class ContainerRun:
     def stop(self, grace_s: float) -> None:
         if self.proc is None:
             return
+        self._events("Normal", "Killing", f"Stopping process {self.proc.pid} (grace period {grace_s:g}s)")
         code = self.proc.stop(grace_s)
         log.info("pod %s: stopped (exit %d)", self.label, code)
         self.proc = None

@@ -39,6 +39,10 @@ class PodApi(Protocol):
 
     def delete_pod_now(self, namespace: str, name: str, uid: str) -> None: ...
 
+    def record_event(
+        self, pod: Mapping[str, Any], kind: str, reason: str, message: str, now: str
+    ) -> None: ...
+
 
 def _body(resp: Any) -> dict[str, Any]:
     try:
@@ -132,6 +136,35 @@ class KubeApi:
         except ApiException as exc:
             if exc.status != 409:  # the uid precondition failed: a namesake, not ours
                 raise
+
+    def record_event(self, pod: Mapping[str, Any], kind: str, reason: str, message: str, now: str) -> None:
+        """A core/v1 Event about the Pod, as a kubelet records them (``kubectl describe pod``)."""
+        meta = pod["metadata"]
+        container = ((pod.get("spec") or {}).get("containers") or [{}])[0].get("name", "")
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta.get("uid", ""),
+                "fieldPath": f"spec.containers{{{container}}}",
+            },
+            "type": kind,
+            "reason": reason,
+            "message": message[:1000],
+            "source": {
+                "component": "shadowgate-node-agent",
+                "host": str((pod.get("spec") or {}).get("nodeName", "")),
+            },
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        self._call(self._core.create_namespaced_event, meta["namespace"], body)
 
     # The Node and its heartbeat
 

@@ -16,6 +16,7 @@ import platform
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from shadowgate.devstack import node_agent_status as nodestatus
 from shadowgate.devstack.node_agent_kube import Gone, KubeApi
@@ -73,25 +74,24 @@ class NodeHeartbeat:
         """Create the Node if needed and refresh its status; returns its uid."""
         name = self._cfg.node_name
         try:
-            node = self._api.get_node(name)
+            node: dict[str, Any] | None = self._api.get_node(name)
         except Gone:
+            node = None
+        previous = ((node or {}).get("status") or {}).get("conditions") or []
+        cap = nodestatus.capacity(os.cpu_count() or 1, memory_bytes(), self._cfg.max_pods)
+        arch = nodestatus.go_arch(platform.machine())
+        status = nodestatus.node_status(
+            self._cfg.host_ip, name, cap, version, arch, nodestatus.rfc3339(time.time()), previous
+        )
+        if node is None:
             labels = {
                 "kubernetes.io/hostname": name,
                 "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": nodestatus.go_arch(platform.machine()),
+                "kubernetes.io/arch": arch,
                 "node.shadowgate.dev/local-processes": "true",
             }
-            node = self._api.create_node(nodestatus.node_manifest(name, labels))
+            # Created with its status, so nobody ever sees a Node without a Ready condition.
+            node = self._api.create_node({**nodestatus.node_manifest(name, labels), "status": status})
             log.info("registered node %s", name)
-        cap = nodestatus.capacity(os.cpu_count() or 1, memory_bytes(), self._cfg.max_pods)
-        status = nodestatus.node_status(
-            self._cfg.host_ip,
-            name,
-            cap,
-            version,
-            nodestatus.go_arch(platform.machine()),
-            nodestatus.rfc3339(time.time()),
-            (node.get("status") or {}).get("conditions") or [],
-        )
         self._api.patch_node_status(name, status)
         return str(node["metadata"]["uid"])

@@ -57,7 +57,7 @@ class PodWorker:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.uid = str(podspec.meta(pod)["uid"])
-        self._run = ContainerRun(self.uid, pod, state, settings, clock)
+        self._run = ContainerRun(self.uid, pod, state, settings, clock, self._record_event)
         self._pod = pod
         self._api, self._state, self._cfg, self._clock = api, state, settings, clock
         self._cond = threading.Condition()
@@ -153,6 +153,13 @@ class PodWorker:
             return
         self._published = status
         self._next_resync = now + self._cfg.resync_s
+
+    def _record_event(self, kind: str, reason: str, message: str) -> None:
+        """Best effort: an Event that cannot be written is logged, never fatal."""
+        try:
+            self._api.record_event(self._pod, kind, reason, message, rfc3339(self._clock()))
+        except Exception as exc:
+            log.info("pod %s: event %s not recorded: %s", self._run.label, reason, exc)
 
     def _announce_termination(self, pod: Mapping[str, Any]) -> None:
         """Report the Pod unready before its process is signalled.
