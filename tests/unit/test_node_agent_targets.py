@@ -71,6 +71,8 @@ def test_write_and_remove(tmp_path: pathlib.Path) -> None:
     assert path == sd / "pod-prod-ms-1.json"
     assert json.loads(path.read_text())[0]["targets"] == ["127.1.0.5:8082"]
     assert [p.name for p in sd.iterdir()] == ["pod-prod-ms-1.json"]  # no temp file left behind
-    tg.remove_targets(sd, "prod", "ms-1")
-    tg.remove_targets(sd, "prod", "ms-1")
+    tg.remove_targets(sd, "prod", "ms-1", "127.1.0.9")  # a namesake's address: not ours to remove
+    assert path.exists()
+    tg.remove_targets(sd, "prod", "ms-1", "127.1.0.5")
+    tg.remove_targets(sd, "prod", "ms-1", "127.1.0.5")
     assert list(sd.iterdir()) == []

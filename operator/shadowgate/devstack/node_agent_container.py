@@ -214,7 +214,7 @@ class ContainerRun:
         else:
             self.terminated = term
             self.phase = "Succeeded" if code == 0 else "Failed"
-            targets.remove_targets(self._cfg.file_sd_dir, self.namespace, self.name)
+            targets.remove_targets(self._cfg.file_sd_dir, self.namespace, self.name, self.ip)
 
     def stop(self, grace_s: float) -> None:
         if self.proc is None:

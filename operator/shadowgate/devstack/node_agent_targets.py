@@ -65,5 +65,19 @@ def write_targets(file_sd_dir: pathlib.Path, pod: Pod, pod_ip: str) -> pathlib.P
     return path
 
 
-def remove_targets(file_sd_dir: pathlib.Path, namespace: str, name: str) -> None:
-    target_path(file_sd_dir, namespace, name).unlink(missing_ok=True)
+def remove_targets(file_sd_dir: pathlib.Path, namespace: str, name: str, pod_ip: str) -> None:
+    """Remove the Pod's file, unless it now belongs to a namesake Pod at another address.
+
+    A force-deleted Pod's successor with the same name may already run (and have written
+    its file) while the old process is still being stopped.
+    """
+    path = target_path(file_sd_dir, namespace, name)
+    try:
+        groups = json.loads(path.read_text())
+    except FileNotFoundError:
+        return
+    except ValueError:
+        groups = []
+    owners = {t.rsplit(":", 1)[0] for g in groups for t in g.get("targets", [])}
+    if not owners or pod_ip in owners:
+        path.unlink(missing_ok=True)

@@ -114,7 +114,7 @@ class PodWorker:
                     if not gone:
                         self._announce_termination(pod)
                     run.stop(min(grace, self._cfg.shutdown_grace_s) if gone else grace)
-                    targets.remove_targets(self._cfg.file_sd_dir, run.namespace, run.name)
+                    targets.remove_targets(self._cfg.file_sd_dir, run.namespace, run.name, run.ip)
                     self._state.forget(self.uid)
                     if not gone:
                         self._finalize()
