@@ -78,10 +78,14 @@ def process(*args: str) -> Iterator[subprocess.Popen[bytes]]:
             proc.kill()
 
 
-async def paced(port: int, path: bytes, rate: float, n: int, conc: int = 4) -> tuple[list[float], int]:
-    """Send ``n`` requests at ``rate``/s over ``conc`` connections; return latencies (s), errors."""
+async def paced(
+    targets: list[tuple[int, bytes]], rate: float, n: int, conc: int = 4
+) -> tuple[list[list[float]], int]:
+    """Send ``n`` requests at ``rate``/s over ``conc`` connections, cycling through ``targets``
+    request by request (so they share the machine's load moment by moment); return latencies (s)
+    per target and the error count."""
     client = Client()
-    lat: list[float] = []
+    lat: list[list[float]] = [[] for _ in targets]
     errors = 0
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.05
@@ -94,13 +98,15 @@ async def paced(port: int, path: bytes, rate: float, n: int, conc: int = 4) -> t
             delay = due - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
+            which = (i + w) % len(targets)
+            port, path = targets[which]
             t0 = time.perf_counter()
             try:
                 r = await client.request("127.0.0.1", port, b"POST", path, [], QUERY, 5.0)
                 ok = r.status == 200
             except UpstreamError:
                 ok = False
-            lat.append(time.perf_counter() - t0)
+            lat[which].append(time.perf_counter() - t0)
             errors += not ok
 
     await asyncio.gather(*(worker(w) for w in range(conc)))
@@ -183,13 +189,24 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 "mirror_dead": (ports["router"], b"/r/mirror-dead" + TARGET),
                 "mirror_slow_50ms": (ports["router"], b"/r/mirror-slow" + TARGET),
             }
-            for port, path in scenarios.values():  # warm up connections and code paths
-                RUN(paced(port, path, 1000, 200))
+            for target in scenarios.values():  # warm up connections and code paths
+                RUN(paced([target], 1000, 200))
             lat: dict[str, list[float]] = {k: [] for k in scenarios}
             errs = dict.fromkeys(scenarios, 0)
+            # Added latency: direct and via the router interleaved request by request.
+            (direct, via), e = RUN(
+                paced([scenarios["direct"], scenarios["router"]], args.rate, 2 * args.requests)
+            )
+            lat["direct"], lat["router"] = direct, via
+            errs["router"] += e
+            # Mirroring cannot be interleaved per request (the copies load the same router), so
+            # short blocks alternate instead, many times over.
+            blocks = ["router_blocks", "mirror_healthy", "mirror_dead", "mirror_slow_50ms"]
+            scenarios["router_blocks"] = scenarios["router"]
+            lat["router_blocks"], errs["router_blocks"] = [], 0
             for _ in range(args.rounds):
-                for name, (port, path) in scenarios.items():
-                    got, e = RUN(paced(port, path, args.rate, args.requests))
+                for name in blocks:
+                    (got,), e = RUN(paced([scenarios[name]], args.rate, args.block))
                     lat[name] += got
                     errs[name] += e
             results["latency_ms"] = {
@@ -208,7 +225,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         with process(*router_args[:-2], "--loop", "asyncio") as router:
             wait_port(ports["router"])
             time.sleep(1.0)
-            RUN(paced(ports["router"], b"/r/plain" + TARGET, 1000, 200))
+            RUN(paced([(ports["router"], b"/r/plain" + TARGET)], 1000, 200))
             results["throughput_router"]["asyncio"] = throughput(  # type: ignore[index]
                 router.pid, ports["router"], b"/r/plain" + TARGET, args.seconds
             )
@@ -218,9 +235,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             with process(stacks_py, "proxy", "--stack", stack, "--port", str(port), "--loop", loop,
                          "--upstream", f"127.0.0.1:{ports['backend']}") as proxy:  # fmt: skip
                 wait_port(port)
-                RUN(paced(port, TARGET, 1000, 200))
-                got, e = RUN(paced(port, TARGET, args.rate, args.requests))
-                direct, _ = RUN(paced(ports["backend"], TARGET, args.rate, args.requests))
+                RUN(paced([(port, TARGET)], 1000, 200))
+                (got, direct), e = RUN(
+                    paced([(port, TARGET), (ports["backend"], TARGET)], args.rate, 2 * args.requests)
+                )
                 tp = throughput(proxy.pid, port, TARGET, args.seconds)
                 results["stacks"][f"{stack} ({loop})"] = {  # type: ignore[index]
                     "added_p50_ms": pct(got, 0.5) - pct(direct, 0.5),
@@ -234,7 +252,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
 def report(r: dict[str, object]) -> str:
     lat = r["latency_ms"]
     assert isinstance(lat, dict)
-    d, rt = lat["direct"], lat["router"]
+    d, rt, rb = lat["direct"], lat["router"], lat["router_blocks"]
     lines = ["| scenario | p50 ms | p90 ms | p99 ms | n | errors |", "|---|---|---|---|---|---|"]
     for k, v in lat.items():
         lines.append(f"| {k} | {v['p50']:.3f} | {v['p90']:.3f} | {v['p99']:.3f} | {v['n']} | {v['errors']} |")
@@ -245,8 +263,8 @@ def report(r: dict[str, object]) -> str:
     for k in ("mirror_healthy", "mirror_dead", "mirror_slow_50ms"):
         m = lat[k]
         lines.append(
-            f"{k}: p50 {m['p50'] - rt['p50']:+.3f} ms, "
-            f"p99 {100 * (m['p99'] / rt['p99'] - 1):+.1f} % vs no mirror"
+            f"{k}: p50 {m['p50'] - rb['p50']:+.3f} ms, "
+            f"p99 {100 * (m['p99'] / rb['p99'] - 1):+.1f} % vs no mirror (router_blocks)"
         )
     tps = r["throughput_router"]
     assert isinstance(tps, dict)
@@ -268,8 +286,9 @@ def report(r: dict[str, object]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument("--requests", type=int, default=2000, help="per scenario and round")
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--requests", type=int, default=3000, help="per target in the interleaved runs")
+    p.add_argument("--rounds", type=int, default=10, help="alternations of the mirror blocks")
+    p.add_argument("--block", type=int, default=400, help="requests per mirror block")
     p.add_argument("--rate", type=float, default=500.0, help="moderate load, requests/s")
     p.add_argument("--seconds", type=float, default=5.0, help="throughput runs")
     p.add_argument("--out", type=pathlib.Path)
