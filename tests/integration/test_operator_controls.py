@@ -3,8 +3,13 @@ against the real API server with a real operator process (fixtures from the life
 
 from __future__ import annotations
 
+import os
+import pathlib
+
 import pytest
 import test_operator_support as support
+from shadowgate.devstack import processes, state
+from shadowgate.devstack.stack import Stack
 from test_operator_support import (
     BASE_ARCHIVE,
     GOOD_ARCHIVE,
@@ -152,4 +157,35 @@ def test_kill_9_resumes_to_the_same_outcome(env: Env, operator: OperatorProcess,
     no_duplicates(status)
     assert [h["to"] for h in status["history"]] == ["Deploying", "Shadow", "Canary", "Promoting", "Promoted"]
     assert status["history"][: len(before["history"])] == before["history"]
+    assert env.production_archive() == GOOD_ARCHIVE
+
+
+def _restart_api_server(stack: Stack) -> None:
+    """Stop the API server and start it again on the same port, as the stack started it."""
+    current = state.load(stack.layout)
+    record = current.components["kube-apiserver"]
+    processes.stop(record)
+    env = {**os.environ, processes.STACK_ID_ENV: current.stack_id, "KUBECONFIG": stack.kubeconfig}
+    restarted = processes.spawn(record.name, record.argv, pathlib.Path(record.log), env, stack.layout.root)
+    processes.write_pid_file(stack.layout.pid_file(record.name), restarted)
+    state.save(stack.layout, current.with_component(restarted))
+
+
+def test_operator_reconnects_after_an_api_server_restart(env: Env, stack: Stack) -> None:
+    env.evidence.error_ratio.labels(env.ns).set(0.05)
+    env.production()
+    env.create("survivor", slow(env))
+    env.wait_phase("survivor", "Shadow")
+    _restart_api_server(stack)
+
+    def serving() -> bool:
+        try:
+            env.status("survivor")
+            return True
+        except Exception:
+            return False
+
+    eventually(serving, 90, "the API server serving again")
+    status = env.wait_phase("survivor", "Promoted", timeout=150)
+    no_duplicates(status)
     assert env.production_archive() == GOOD_ARCHIVE

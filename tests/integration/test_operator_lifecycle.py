@@ -56,9 +56,18 @@ def test_good_candidate_is_promoted_on_prometheus_evidence(env: Env, operator: O
     assert "Promoted" in reasons
     metrics = httpx.get(f"http://127.0.0.1:{operator.metrics_port}/metrics").text
     assert 'shadowgate_transitions_total{from="Promoting",to="Promoted"}' in metrics
+    assert (
+        f'shadowgate_gate_value{{candidate="adapter",gate="error-ratio",namespace="{env.ns}"}} 0.05'
+        in metrics
+    )
+    assert (
+        f'shadowgate_candidate_weight{{candidate="adapter",namespace="{env.ns}",target="retriever"}} 0.0'
+        in metrics
+    )
+    assert 'shadowgate_candidates{phase="Promoted"}' in metrics
 
 
-def test_failing_gate_rolls_back_and_production_is_untouched(env: Env) -> None:
+def test_failing_gate_rolls_back_and_production_is_untouched(env: Env, operator: OperatorProcess) -> None:
     env.evidence.error_ratio.labels(env.ns).set(0.9)
     env.production()
     env.create("bad", env.spec())
@@ -77,6 +86,11 @@ def test_failing_gate_rolls_back_and_production_is_untouched(env: Env) -> None:
     )
     assert eventually(lambda: not env.candidate_deployment_exists("bad"), 30, "candidate removed")
     assert "GateFailed" in eventually(lambda: env.events("bad"), 20, "events")
+    metrics = httpx.get(f"http://127.0.0.1:{operator.metrics_port}/metrics").text
+    count = next(
+        line for line in metrics.splitlines() if line.startswith("shadowgate_rollback_seconds_count")
+    )
+    assert float(count.split()[-1]) >= 1  # decisive failure -> weight 0 was measured
 
 
 def test_missing_data_holds_and_never_promotes(env: Env) -> None:

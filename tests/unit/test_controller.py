@@ -452,3 +452,12 @@ def test_every_crd_field_has_a_description() -> None:
     crd = yaml.safe_load((ROOT / "crds" / "candidate.yaml").read_text())
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     assert _undocumented(schema, "candidate") == []
+
+
+def test_an_unchanged_status_is_not_written() -> None:
+    table = {"route": "retriever", "version": 1, "primary": {"service": "retriever", "port": 8080}}
+    rt, _, _, _, clock = harness({"retriever": table})
+    body = run(rt, body_for(spec()), clock)  # Pending -> Deploying
+    assert body["status"]["phase"] == "Deploying"
+    clock.now += timedelta(seconds=1)
+    assert reconcile.reconcile(rt, body, 0) is None  # still deploying, nothing new to say

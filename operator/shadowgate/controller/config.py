@@ -58,7 +58,8 @@ def tune(settings: kopf.OperatorSettings) -> None:
     settings.watching.client_timeout = 90
     settings.networking.error_backoffs = (0.5, 1, 1, 2, 3)
     settings.networking.request_timeout = 30
-    settings.execution.max_workers = 8
+    # Handlers are sync and spend their time waiting on the API server, not on the CPU.
+    settings.execution.max_workers = 20
     settings.posting.level = 20  # INFO: our Events, not kopf's handler chatter
 
 
@@ -89,7 +90,10 @@ def build(settings: Settings) -> Runtime:
         config.load_incluster_config()
     except config.ConfigException:
         config.load_kube_config()
-    api = client.ApiClient()
+    configuration = client.Configuration.get_default_copy()
+    # urllib3's default pool of 4 connections serialises kopf's worker threads on the API server.
+    configuration.connection_pool_maxsize = 32
+    api = client.ApiClient(configuration)
     sources: dict[specs.Source, Any] = {}
     samples = None
     if settings.prometheus_url:

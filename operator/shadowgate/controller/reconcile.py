@@ -97,6 +97,10 @@ def reconcile(rt: Runtime, body: dict[str, Any], ahead: int) -> dict[str, Any] |
             entry.reason,
             entry.message,
         )
+    # Most ticks change nothing; an unchanged status is not written (each write is an API call
+    # and a watch event for every client of Candidates).
+    if all(raw_status.get(key) == value for key, value in out.items()):
+        return None
     return out
 
 
