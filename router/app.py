@@ -30,6 +30,8 @@ HOP_BY_HOP = frozenset(
     {
         b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"proxy-connection",
         b"te", b"trailer", b"transfer-encoding", b"upgrade", b"host", b"content-length",
+        # Answered by the router itself; forwarded, it could draw an interim 100 from the backend.
+        b"expect",
     }
 )  # fmt: skip
 OWN_HEADERS = frozenset({b"x-request-id", b"x-served-by"})

@@ -64,7 +64,7 @@ def json_response(status: int, payload: object, headers: list[tuple[bytes, bytes
     return Response(status, hdrs, orjson.dumps(payload))
 
 
-def serialize(resp: Response, keep_alive: bool) -> bytes:
+def serialize(resp: Response, keep_alive: bool, head: bool = False) -> bytes:
     reason = REASONS.get(resp.status, b"Unknown")
     parts = [b"HTTP/1.1 %d %s\r\n" % (resp.status, reason)]
     for k, v in resp.headers:
@@ -73,7 +73,8 @@ def serialize(resp: Response, keep_alive: bool) -> bytes:
     if not keep_alive:
         parts.append(b"connection: close\r\n")
     parts.append(b"\r\n")
-    parts.append(resp.body)
+    if not head:  # a HEAD answer announces the length but carries no body
+        parts.append(resp.body)
     return b"".join(parts)
 
 
@@ -145,6 +146,11 @@ class _Connection(asyncio.Protocol):
             if k == b"content-length" and v.strip().isdigit() and int(v) > self._max_body:
                 self._too_large = True
                 self._fail(413, f"request body over {self._max_body} bytes")
+                return
+        for k, v in self._headers:
+            # curl waits a second for this before sending bodies over 1 KiB.
+            if k == b"expect" and v.lower() == b"100-continue" and self._transport is not None:
+                self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         self._body_len += len(body)
@@ -183,18 +189,18 @@ class _Connection(asyncio.Protocol):
                 except Exception:
                     log.exception("handler failed for %r", req.target[:200])
                     resp = json_response(500, {"error": "internal error in the router"})
-                self._write(resp, keep_alive)
+                self._write(resp, keep_alive, req.method == b"HEAD")
                 if self._paused and len(self._queue) < MAX_PIPELINE // 2 and self._transport:
                     self._paused = False
                     self._transport.resume_reading()
         finally:
             self._busy = False
 
-    def _write(self, resp: Response, keep_alive: bool) -> None:
+    def _write(self, resp: Response, keep_alive: bool, head: bool) -> None:
         t = self._transport
         if t is None or t.is_closing():
             return
-        t.write(serialize(resp, keep_alive))
+        t.write(serialize(resp, keep_alive, head))
         if not keep_alive:
             self._closing = True
             t.close()

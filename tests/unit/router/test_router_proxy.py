@@ -260,3 +260,57 @@ async def test_health_and_readiness(make_router: MakeRouter) -> None:
         assert (await c.get("/readyz")).status_code == 503
         r.set_routes()
         assert (await c.get("/readyz")).status_code == 200
+
+
+async def read_responses(port: int, data: bytes, count: int) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    await writer.drain()
+    out = b""
+    while out.count(b"HTTP/1.1 ") < count or not out.endswith(b"}"):
+        chunk = await asyncio.wait_for(reader.read(65536), 5)
+        if not chunk:
+            break
+        out += chunk
+    writer.close()
+    return out
+
+
+@pytest.mark.parametrize(
+    ("raw", "count", "check"),
+    [
+        pytest.param(
+            b"GET /r/retriever/a HTTP/1.1\r\nHost: x\r\n\r\nGET /r/retriever/b HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+            3,
+            lambda out: out.index(b'"version":"p"') < out.rindex(b'"status":"ok"'),
+            id="pipelined-in-order",
+        ),
+        pytest.param(
+            b"POST /r/retriever/x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n{}",
+            2,
+            lambda out: out.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK"),
+            id="expect-100-continue",
+        ),
+    ],
+)
+async def test_connection_semantics(
+    backends: MakeBackend, make_router: MakeRouter, raw: bytes, count: int, check: Callable[[bytes], bool]
+) -> None:
+    p = await backends("p")
+    r = await make_router()
+    r.set_routes(route_doc("retriever", p))
+    out = await read_responses(r.svc.port, raw, count)
+    assert check(out), out
+    assert all("expect" not in s.headers for s in p.seen)
+
+
+async def test_head_answer_has_no_body(backends: MakeBackend, make_router: MakeRouter) -> None:
+    p = await backends("p")
+    r = await make_router()
+    r.set_routes(route_doc("retriever", p))
+    raw = b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    out = await read_responses(r.svc.port, raw, 2)
+    first, _, rest = out.partition(b"\r\n\r\n")
+    assert first.startswith(b"HTTP/1.1 200") and b"content-length: 15" in first
+    assert rest.startswith(b"HTTP/1.1 200")  # the HEAD answer carried no body before the next one
