@@ -54,6 +54,7 @@ class NodeAgent:
         for target, name in ((heartbeat.run, "heartbeat"), (self._watch_loop, "watch")):
             threading.Thread(target=target, args=(stop,), name=name, daemon=True).start()
         stop.wait()
+        self._api.close_watch()
         self.shutdown()
 
     def shutdown(self) -> None:
@@ -257,4 +258,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is stopped and saved by now. Skipping interpreter teardown saves seconds
+    # (tearing down the kubernetes client's thousands of model classes took 4-5 s of CPU on a
+    # busy 2-core machine), which matters inside `dev down`'s 10 s grace period.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

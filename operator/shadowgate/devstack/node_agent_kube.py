@@ -60,6 +60,7 @@ class KubeApi:
         self._leases = client.CoordinationV1Api(api_client)
         self._version = client.VersionApi(api_client)
         self._timeout = timeout_s
+        self._watch: Any = None  # the open watch response, so ``close_watch`` can interrupt it
 
     def _call(self, method: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -94,6 +95,7 @@ class KubeApi:
             if exc.status == 410:
                 raise Expired(str(exc.reason)) from exc
             raise
+        self._watch = resp
         try:
             for line in iter_resp_lines(resp):
                 if not line:
@@ -106,8 +108,15 @@ class KubeApi:
                     raise RuntimeError(f"watch error: {obj.get('message')}")
                 yield kind, obj
         finally:
+            self._watch = None
             resp.close()
             resp.release_conn()
+
+    def close_watch(self) -> None:
+        """Unblock a watch read from another thread (at shutdown; else exit waits on the socket)."""
+        resp = self._watch
+        if resp is not None:
+            resp.shutdown()
 
     def bind(self, namespace: str, name: str, uid: str, node: str) -> None:
         """Schedule the Pod onto ``node``; the uid guards against a recreated namesake."""
