@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
     p.add_argument("--models-dir", type=pathlib.Path, help="where model archives are built (cached)")
     p.add_argument("--out", type=pathlib.Path, default=pathlib.Path("artifacts/demo"), help="reports go here")
     p.add_argument("--keep-up", action="store_true", help="leave the stack running at the end")
-    p.add_argument("--rate", type=float, default=25.0, help="simulated user requests per second (default 25)")
+    p.add_argument("--rate", type=float, default=15.0, help="simulated user requests per second (default 15)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--timeout", type=float, default=420.0, help="seconds each Candidate may take (default 420)"

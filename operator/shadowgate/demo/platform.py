@@ -219,6 +219,7 @@ class Platform:
             "--kubeconfig", str(kubeconfig), "--namespace", s.namespace,
             "--host", "127.0.0.1", "--port", str(port),
             "--attribution-window", str(s.attribution_window_s),
+            "--mirror-timeout", str(s.mirror_timeout_s),
             "--state-file", str(self.work / "router-state.json"),
         ]  # fmt: skip
         env = {**s.environ, "SHADOWGATE_STACK_ID": _stack_id(stack)}

@@ -188,6 +188,8 @@ class Demo:
                 status = dict(watch.status)
                 if status.get("phase") in TERMINAL:
                     break
+                if watch.gone:
+                    raise RuntimeError(f"Candidate {name} was deleted while it was being followed")
                 if time.monotonic() > deadline:
                     watch.wait_for(TERMINAL, 0)  # raises with the current state
                 if on_tick is not None:
@@ -215,28 +217,28 @@ class Demo:
         )
         return result
 
-    def _delete_old(self, name: str) -> None:
-        """A second run re-applies the same Candidate; a finished one would not start again."""
+    def _delete_old(self, name: str, timeout_s: float = 180.0) -> None:
+        """A second run re-applies the same Candidate; a finished one would not start again.
+        Deletion waits for the operator's finalizer (it restores routing first)."""
         objects = client.CustomObjectsApi(self.platform.kube())
+        args = ("shadowgate.dev", "v1alpha1", self.settings.namespace, "candidates", name)
         try:
-            objects.delete_namespaced_custom_object(
-                "shadowgate.dev", "v1alpha1", self.settings.namespace, "candidates", name
-            )
+            objects.delete_namespaced_custom_object(*args)
         except client.ApiException as err:
             if err.status == 404:
                 return
             raise
-        deadline = time.monotonic() + 60
+        self.progress(f"deleting the previous {name} (waiting for the operator's finalizer)")
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
-                objects.get_namespaced_custom_object(
-                    "shadowgate.dev", "v1alpha1", self.settings.namespace, "candidates", name
-                )
+                objects.get_namespaced_custom_object(*args)
             except client.ApiException as err:
                 if err.status == 404:
                     return
                 raise
             time.sleep(0.5)
+        raise TimeoutError(f"the previous Candidate {name} was not deleted within {timeout_s:.0f} s")
 
     def reset_production(self) -> None:
         """Back to the baseline archive, so a warm re-run starts where a fresh one does."""

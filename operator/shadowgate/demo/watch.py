@@ -66,6 +66,13 @@ def gate_evidence(status: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def _same_phase(gate_phase: Any, phase: Any) -> bool:
+    # Gate phases are the gates engine's (evaluation, shadow, canary); lifecycle phases are
+    # capitalised (Evaluating, Shadow, Canary).
+    a, b = str(gate_phase or "").lower(), str(phase or "").lower()
+    return a.replace("evaluation", "evaluating") == b.replace("evaluation", "evaluating")
+
+
 def _num(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
@@ -93,6 +100,7 @@ class CandidateWatch:
         self._thread = threading.Thread(target=self._main, name=f"watch-{name}", daemon=True)
         self._lock = threading.Lock()
         self.errors: list[str] = []
+        self.gone = False
 
     def start(self) -> CandidateWatch:
         self._thread.start()
@@ -117,6 +125,7 @@ class CandidateWatch:
             )
         except client.ApiException as err:
             if err.status == 404:
+                self.gone = bool(self.status)  # seen before, now deleted
                 return
             raise
         status: dict[str, Any] = body.get("status") or {}
@@ -145,7 +154,9 @@ class CandidateWatch:
     def _announce(
         self, entry: dict[str, Any], status: dict[str, Any], table: dict[str, Any], now: float
     ) -> None:
-        gates = gate_evidence(status)
+        # The evidence behind this transition: the gates of the phase being left.
+        left = [g for g in status.get("gates") or [] if _same_phase(g.get("phase"), entry.get("from"))]
+        gates = gate_evidence({"gates": left})
         self.transitions.append(
             Transition(
                 now,
