@@ -45,8 +45,8 @@ class EvaluationError(RuntimeError):
 class Options:
     k: int = 10
     concurrency: int = 8
-    retries: int = 2
-    retry_delay_s: float = 0.2
+    retries: int = 3
+    retry_delay_s: float = 0.5
 
 
 @dataclass
@@ -121,10 +121,15 @@ class Evaluator:
         ]
         seen = []
         for kind, body, key in probes:
-            try:
-                resp = await self.client.post(self.url, json=body)
-            except httpx.HTTPError as exc:
-                raise EvaluationError(f"cannot reach {self.url}: {exc}") from exc
+            for attempt in range(self.options.retries + 1):
+                if attempt:  # a busy server (429/503) is not an answer about the kind
+                    await asyncio.sleep(self.options.retry_delay_s * attempt)
+                try:
+                    resp = await self.client.post(self.url, json=body)
+                except httpx.HTTPError as exc:
+                    raise EvaluationError(f"cannot reach {self.url}: {exc}") from exc
+                if resp.status_code not in (429, 503):
+                    break
             seen.append(f"{kind}: HTTP {resp.status_code}")
             if resp.status_code == 200 and isinstance(resp.json(), dict) and key in resp.json():
                 return kind
