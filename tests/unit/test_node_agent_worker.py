@@ -255,6 +255,7 @@ def test_shutdown_stops_process_and_next_start_counts_a_restart(
     first.shutdown()
     first.join(10)
     assert start_ticks(pid) is None
+    assert {c["type"]: c["status"] for c in api.statuses[-1]["conditions"]}["Ready"] == "False"
     api2 = FakeApi()
     run({**pod, "status": api.statuses[-1]}, api2, AgentState(tmp_path / "s.json"), settings, workers)
     wait_for(lambda: api2.container().get("containerID"))

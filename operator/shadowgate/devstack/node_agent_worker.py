@@ -106,6 +106,8 @@ class PodWorker:
                     pod, gone, shutdown = self._pod, self._gone, self._shutdown
                 run.pod = pod
                 if shutdown:
+                    # Unready first: with no agent, nothing else would ever say the Pod stopped serving.
+                    self._announce_termination(pod)
                     # The record stays (pid cleared): a restarted agent counts the next start as a restart.
                     run.stop(min(podspec.grace_seconds(pod), self._cfg.shutdown_grace_s))
                     return
