@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import pathlib
@@ -79,7 +80,7 @@ def process(*args: str) -> Iterator[subprocess.Popen[bytes]]:
 
 
 async def paced(
-    targets: list[tuple[int, bytes]], rate: float, n: int, conc: int = 4
+    targets: list[tuple[int, bytes]], rate: float, n: int, conc: int = 4, max_s: float = 30.0
 ) -> tuple[list[list[float]], int]:
     """Send ``n`` requests at ``rate``/s over ``conc`` connections, cycling through ``targets``
     request by request (so they share the machine's load moment by moment); return latencies (s)
@@ -94,6 +95,8 @@ async def paced(
     async def worker(w: int) -> None:
         nonlocal errors
         for i in range(n // conc):
+            if loop.time() > start + max_s:  # a slow stack (httpx) must not stretch the run
+                return
             due = start + (i + w / conc) * interval
             delay = due - loop.time()
             if delay > 0:
@@ -139,11 +142,25 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))] * 1000.0
 
 
-def throughput(pid: int, port: int, path: bytes, seconds: float) -> dict[str, float]:
-    c0, t0 = cpu_seconds(pid), time.perf_counter()
-    n, errors = RUN(closed(port, path, seconds))
-    cpu, wall = cpu_seconds(pid) - c0, time.perf_counter() - t0
-    return {"requests": n, "errors": errors, "wall_rps": n / wall, "rps_per_core": n / cpu if cpu else 0.0}
+def rotate_throughput(
+    targets: dict[str, tuple[int, int, bytes]], seconds: float, rounds: int
+) -> dict[str, dict[str, float]]:
+    """Closed-loop bursts of ``seconds`` rotating over ``targets`` (name -> pid, port, path),
+    ``rounds`` times, so load drift on the shared machine hits every target alike."""
+    acc = {k: {"requests": 0.0, "errors": 0.0, "cpu_s": 0.0, "wall_s": 0.0} for k in targets}
+    for _ in range(rounds):
+        for name, (pid, port, path) in targets.items():
+            c0, t0 = cpu_seconds(pid), time.perf_counter()
+            n, errors = RUN(closed(port, path, seconds))
+            a = acc[name]
+            a["cpu_s"] += cpu_seconds(pid) - c0
+            a["wall_s"] += time.perf_counter() - t0
+            a["requests"] += n
+            a["errors"] += errors
+    for a in acc.values():
+        a["wall_rps"] = a["requests"] / a["wall_s"]
+        a["rps_per_core"] = a["requests"] / a["cpu_s"] if a["cpu_s"] else 0.0
+    return acc
 
 
 def route(name: str, primary: int, shadow: int | None = None) -> dict[str, object]:
@@ -159,8 +176,8 @@ def route(name: str, primary: int, shadow: int | None = None) -> dict[str, objec
 
 
 def run(args: argparse.Namespace) -> dict[str, object]:
-    results: dict[str, object] = {}
-    ports = {k: free_port() for k in ("backend", "shadow", "slow", "dead", "router")}
+    results: dict[str, object] = {"load_average_at_start": os.getloadavg()}
+    ports = {k: free_port() for k in ("backend", "shadow", "slow", "dead", "router", "router2")}
     stacks_py = str(HERE / "router_stacks.py")
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -219,33 +236,63 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 }
                 for k, v in lat.items()
             }
-            results["throughput_router"] = {
-                "uvloop": throughput(router.pid, ports["router"], b"/r/plain" + TARGET, args.seconds)
-            }
-        with process(*router_args[:-2], "--loop", "asyncio") as router:
+        # The real router on both event loops, side by side, bursts rotating.
+        alt = [*router_args[:-1], "asyncio"]
+        alt[alt.index("--port") + 1] = str(ports["router2"])
+        with process(*router_args) as router, process(*alt) as router2:
             wait_port(ports["router"])
+            wait_port(ports["router2"])
             time.sleep(1.0)
-            RUN(paced([(ports["router"], b"/r/plain" + TARGET)], 1000, 200))
-            results["throughput_router"]["asyncio"] = throughput(  # type: ignore[index]
-                router.pid, ports["router"], b"/r/plain" + TARGET, args.seconds
+            path = b"/r/plain" + TARGET
+            for port in (ports["router"], ports["router2"]):
+                RUN(paced([(port, path)], 1000, 200))
+            results["throughput_router"] = rotate_throughput(
+                {
+                    "uvloop": (router.pid, ports["router"], path),
+                    "asyncio": (router2.pid, ports["router2"], path),
+                },
+                args.seconds,
+                args.tp_rounds,
             )
-        results["stacks"] = {}
-        for stack, loop in STACKS:
-            port = free_port()
-            with process(stacks_py, "proxy", "--stack", stack, "--port", str(port), "--loop", loop,
-                         "--upstream", f"127.0.0.1:{ports['backend']}") as proxy:  # fmt: skip
-                wait_port(port)
-                RUN(paced([(port, TARGET)], 1000, 200))
-                (got, direct), e = RUN(
-                    paced([(port, TARGET), (ports["backend"], TARGET)], args.rate, 2 * args.requests)
+        # The minimal proxies on each stack, all up at once: latency interleaved request by request
+        # with the direct call, throughput in rotating bursts.
+        with contextlib.ExitStack() as stack_procs:
+            procs: dict[str, tuple[int, int, bytes]] = {}
+            for stack, loop in STACKS:
+                port = free_port()
+                proc = stack_procs.enter_context(
+                    process(
+                        stacks_py,
+                        "proxy",
+                        "--stack",
+                        stack,
+                        "--port",
+                        str(port),
+                        "--loop",
+                        loop,
+                        "--upstream",
+                        f"127.0.0.1:{ports['backend']}",
+                    )
                 )
-                tp = throughput(proxy.pid, port, TARGET, args.seconds)
-                results["stacks"][f"{stack} ({loop})"] = {  # type: ignore[index]
-                    "added_p50_ms": pct(got, 0.5) - pct(direct, 0.5),
-                    "added_p99_ms": pct(got, 0.99) - pct(direct, 0.99),
-                    "errors": e,
-                    **tp,
-                }
+                procs[f"{stack} ({loop})"] = (proc.pid, port, TARGET)
+            for _, port, _ in procs.values():
+                wait_port(port)
+                RUN(paced([(port, TARGET)], 1000, 100))
+            fast = [k for k in procs if "httpx" not in k]  # httpx's ~60 ms answers would stall the pacing
+            targets = [(ports["backend"], TARGET)] + [(procs[k][1], TARGET) for k in fast]
+            lats, _ = RUN(paced(targets, args.rate, len(targets) * args.requests // 2))
+            slow = {k: RUN(paced([(procs[k][1], TARGET), (ports["backend"], TARGET)], args.rate, 400))[0]
+                    for k in procs if k not in fast}  # fmt: skip
+            tps = rotate_throughput(procs, args.seconds / 2, args.tp_rounds)
+            stacks: dict[str, object] = {}
+            for i, k in enumerate(fast):
+                got, direct = lats[i + 1], lats[0]
+                stacks[k] = {"added_p50_ms": pct(got, 0.5) - pct(direct, 0.5),
+                             "added_p99_ms": pct(got, 0.99) - pct(direct, 0.99), **tps[k]}  # fmt: skip
+            for k, (got, direct) in slow.items():
+                stacks[k] = {"added_p50_ms": pct(got, 0.5) - pct(direct, 0.5),
+                             "added_p99_ms": pct(got, 0.99) - pct(direct, 0.99), **tps[k]}  # fmt: skip
+            results["stacks"] = stacks
     return results
 
 
@@ -290,7 +337,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=10, help="alternations of the mirror blocks")
     p.add_argument("--block", type=int, default=400, help="requests per mirror block")
     p.add_argument("--rate", type=float, default=500.0, help="moderate load, requests/s")
-    p.add_argument("--seconds", type=float, default=5.0, help="throughput runs")
+    p.add_argument("--seconds", type=float, default=2.0, help="length of one throughput burst")
+    p.add_argument("--tp-rounds", type=int, default=4, help="rotations of the throughput bursts")
     p.add_argument("--out", type=pathlib.Path)
     args = p.parse_args()
     results = run(args)
