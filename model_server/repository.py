@@ -94,6 +94,9 @@ class ModelRepository:
         self._models: dict[str, dict[str, Entry]] = {}
         self._defaults: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Start-up loads not yet listed: until they are, the server is not ready (otherwise
+        # /ping would say "ready" for the instant before the first archive is opened).
+        self._pending_startup = 0
 
     # Queries
 
@@ -125,9 +128,26 @@ class ModelRepository:
         return entry.describe(self._defaults.get(entry.name) == entry.version)
 
     def all_ready(self) -> bool:
-        return all(e.status is Status.READY for v in self._models.values() for e in v.values())
+        return self._pending_startup == 0 and all(
+            e.status is Status.READY for v in self._models.values() for e in v.values()
+        )
 
     # Changes
+
+    def load_at_startup(self, urls: list[str]) -> list[asyncio.Task[Entry]]:
+        """Register start-up archives in the background; not ready until all are listed."""
+        self._pending_startup += len(urls)
+        tasks = []
+        for url in urls:
+            task = asyncio.get_running_loop().create_task(self.register(url, RegisterOptions()))
+            task.add_done_callback(self._startup_done)
+            tasks.append(task)
+        return tasks
+
+    def _startup_done(self, task: asyncio.Task[Entry]) -> None:
+        self._pending_startup -= 1
+        if not task.cancelled() and task.exception() is not None:
+            log.error("start-up load failed: %s", task.exception())
 
     async def register(self, url: str, options: RegisterOptions, *, synchronous: bool = True) -> Entry:
         """Open the archive now; initialize the handler now or in the background.

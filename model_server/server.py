@@ -79,6 +79,8 @@ class ModelServer:
     async def serve(self) -> None:
         configure_torch(self.settings.torch_threads)
         self.settings.model_store.mkdir(parents=True, exist_ok=True)
+        # Listed before the ports open, so no probe ever sees "ready" before the models exist.
+        loads = self.repo.load_at_startup(list(self.settings.models))
         serving = [asyncio.ensure_future(s.serve()) for s in self.servers]
         while not self.started and not any(t.done() for t in serving):
             await asyncio.sleep(0.01)
@@ -90,10 +92,6 @@ class ModelServer:
             self.settings.management_port,
             self.settings.metrics_port,
         )
-        loads = [
-            asyncio.ensure_future(self.repo.register(uri, repository.RegisterOptions()))
-            for uri in self.settings.models
-        ]
         try:
             results = await asyncio.gather(*serving, return_exceptions=True)
             for result in results:
