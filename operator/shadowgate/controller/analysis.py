@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from shadowgate.core.gates import evaluating, observations, parsing, specs
+from shadowgate.core.gates import evaluating, observations, parsing, presets, specs
 from shadowgate.core.lifecycle.phases import Phase
 from shadowgate.core.verdicts import GateResult, InconclusiveReason
 from shadowgate.sources.base import MetricSource, QueryContext
@@ -50,9 +50,22 @@ class Analyzer(Protocol):
     def analyse(self, request: AnalysisRequest) -> tuple[GateResult, ...]: ...
 
 
+def operator_checks(checks: Mapping[str, bool]) -> dict[str, bool]:
+    """The observed facts under the names check gates use. ``observe`` reports ``rollback``
+    (production is Available) only after the route table was reconciled, i.e. the route exists
+    and takes writes, so weight 0 can be set; the mangaassist preset's rollback gate asks for
+    ``presets.ROUTER_ACCEPTS_ZERO_WEIGHT`` and ``presets.PRIMARY_HEALTHY`` (e2e integration fix:
+    without them the gate stayed NoData and every preset Candidate held in Shadow forever)."""
+    out = dict(checks)
+    if "rollback" in checks:
+        out.setdefault(presets.ROUTER_ACCEPTS_ZERO_WEIGHT, True)
+        out.setdefault(presets.PRIMARY_HEALTHY, bool(checks["rollback"]))
+    return out
+
+
 class _Checks:
     def __init__(self, checks: Mapping[str, bool]) -> None:
-        self._checks = checks
+        self._checks = operator_checks(checks)
 
     async def observe(self, spec: specs.GateSpec, context: QueryContext) -> observations.Observation:
         return observations.Checks(results=dict(self._checks))
