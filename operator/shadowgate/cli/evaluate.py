@@ -32,8 +32,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--kind", choices=("auto", "retriever", "reranker", "classifier"), default="auto")
     p.add_argument("--k", type=int, default=10, help="items asked of a retriever (default 10)")
-    p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds per request (default 300)")
     p.add_argument(
         "--startup-timeout", type=float, default=180.0, help="seconds for --archive to become ready"
     )
@@ -73,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         if args.archive:
-            with launcher.serve_archive(args.archive, args.startup_timeout) as running:
+            with launcher.serve_archive(
+                args.archive, args.startup_timeout, request_timeout_s=args.timeout
+            ) as running:
                 results = asyncio.run(go(running.endpoint, args.model or running.model))
             results["model"]["endpoint"] = f"archive:{args.archive}"
         else:

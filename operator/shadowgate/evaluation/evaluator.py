@@ -44,7 +44,7 @@ class EvaluationError(RuntimeError):
 @dataclass(frozen=True)
 class Options:
     k: int = 10
-    concurrency: int = 8
+    concurrency: int = 4
     retries: int = 3
     retry_delay_s: float = 0.5
 

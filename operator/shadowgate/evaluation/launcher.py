@@ -84,7 +84,7 @@ class Running:
 
 @contextlib.contextmanager
 def serve_archive(
-    archive: str, startup_timeout_s: float = 180.0, torch_threads: int = 0
+    archive: str, startup_timeout_s: float = 180.0, torch_threads: int = 0, request_timeout_s: float = 300.0
 ) -> Iterator[Running]:
     """Run a model server with ``archive`` loaded; yield once ``/ping`` answers 200."""
     name = str(archive_manifest(archive)["name"])
@@ -97,6 +97,9 @@ def serve_archive(
             "--inference-port", str(ports[0]), "--management-port", str(ports[1]),
             "--metrics-port", str(ports[2]), "--model", uri,
             "--model-store", str(pathlib.Path(tmp) / "store"), "--torch-threads", str(torch_threads),
+            # Offline evaluation measures quality, not latency: a loaded machine must not
+            # turn slow answers into 504s.
+            "--request-timeout-ms", str(int(request_timeout_s * 1000)),
         ]  # fmt: skip
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "SHADOWGATE_VARIANT": "primary"}
         with log.open("wb") as out:
