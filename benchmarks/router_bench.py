@@ -250,6 +250,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 {
                     "uvloop": (router.pid, ports["router"], path),
                     "asyncio": (router2.pid, ports["router2"], path),
+                    # What a mirrored copy costs the router (the shadow is a healthy backend).
+                    "uvloop, mirror 100 %": (router.pid, ports["router"], b"/r/mirror-ok" + TARGET),
                 },
                 args.seconds,
                 args.tp_rounds,

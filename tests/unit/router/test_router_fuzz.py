@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import orjson
-from conftest import Backend, RouterUnderTest, route_doc
+from router_support import Backend, RouterUnderTest, route_doc
 
 MakeBackend = Callable[..., Awaitable[Backend]]
 MakeRouter = Callable[..., Awaitable[RouterUnderTest]]
@@ -86,14 +86,15 @@ async def test_fuzz_http_surface(backends: MakeBackend, make_router: MakeRouter)
     rng = random.Random(20261126)
     statuses: dict[int, int] = {}
     for _ in range(CASES):
-        out = await exchange(r.svc.port, mutate(rng))
+        data = mutate(rng)
+        out = await exchange(r.svc.port, data)
         if not out:
             continue  # the router may close a connection whose bytes cannot be framed
         assert out.startswith(b"HTTP/1.1 "), out[:80]
         status = int(out[9:12])
         statuses[status] = statuses.get(status, 0) + 1
         assert status != 500, out[:300]
-        if status >= 400 and status != 502:
+        if status >= 400 and status != 502 and not data.startswith(b"HEAD "):  # HEAD answers have no body
             head, _, body = out.partition(b"\r\n\r\n")
             assert b"application/json" in head and b'"error"' in body, out[:300]
     assert statuses.get(200, 0) > 0 and sum(v for k, v in statuses.items() if 400 <= k < 500) > 0

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
-from conftest import Backend, RouterUnderTest, Seen, route_doc
+from router_support import Backend, RouterUnderTest, Seen, route_doc
 from test_router_proxy import free_port
 
 MakeBackend = Callable[..., Awaitable[Backend]]

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Backend, RouterUnderTest, route_doc
+from router_support import Backend, RouterUnderTest, route_doc
 
 MakeBackend = Callable[..., Awaitable[Backend]]
 MakeRouter = Callable[..., Awaitable[RouterUnderTest]]

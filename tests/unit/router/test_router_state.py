@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx
 import orjson
 import pytest
-from conftest import Backend, RouterUnderTest, route_doc
+from router_support import Backend, RouterUnderTest, route_doc
 
 MakeBackend = Callable[..., Awaitable[Backend]]
 

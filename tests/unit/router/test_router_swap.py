@@ -7,7 +7,7 @@ import collections
 from collections.abc import Awaitable, Callable
 
 import httpx
-from conftest import Backend, RouterUnderTest, route_doc
+from router_support import Backend, RouterUnderTest, route_doc
 
 MakeBackend = Callable[..., Awaitable[Backend]]
 MakeRouter = Callable[..., Awaitable[RouterUnderTest]]
