@@ -32,3 +32,17 @@ def test_shadowgate_package_lives_under_operator() -> None:
     import shadowgate
 
     assert pathlib.Path(shadowgate.__file__).parent == ROOT / "operator" / "shadowgate"
+
+
+def test_test_module_basenames_are_unique() -> None:
+    # pytest's default import mode puts each test folder on sys.path and imports test modules by
+    # basename, so two test_x.py files in different folders break collection of the whole suite.
+    seen: dict[str, pathlib.Path] = {}
+    clashes = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        if path.name == "__init__.py" or path.name == "conftest.py":
+            continue
+        if path.name in seen:
+            clashes.append(f"{seen[path.name].relative_to(ROOT)} and {path.relative_to(ROOT)}")
+        seen.setdefault(path.name, path)
+    assert not clashes, "test modules share a basename (rename one): " + "; ".join(clashes)
