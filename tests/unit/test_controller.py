@@ -461,3 +461,24 @@ def test_an_unchanged_status_is_not_written() -> None:
     assert body["status"]["phase"] == "Deploying"
     clock.now += timedelta(seconds=1)
     assert reconcile.reconcile(rt, body, 0) is None  # still deploying, nothing new to say
+
+
+@pytest.mark.parametrize(
+    ("cached", "expected"),
+    [
+        pytest.param(
+            {"metadata": {"name": "retriever", "from": "cache"}}, "cache", id="hit-served-from-memory"
+        ),
+        pytest.param(None, None, id="miss-falls-back-to-a-direct-read"),
+    ],
+)
+def test_cached_reads(cached: Obj | None, expected: str | None) -> None:
+    from shadowgate.kube.cached import CachedDeployments
+
+    direct = FakeDeployments({"retriever": production()})
+    reads = CachedDeployments(direct, lambda ns, name: cached)
+    assert reads.get("manga", "retriever")["metadata"].get("from") == expected
+    with pytest.raises(NotFound):
+        CachedDeployments(direct, lambda ns, name: None).get("manga", "absent")
+    reads.delete("manga", "retriever")
+    assert direct.calls == ["delete retriever"]  # writes always go direct

@@ -8,6 +8,7 @@ Candidate and survive restarts (the last analysis time is in status).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ import kopf
 
 from shadowgate.controller import reconcile
 from shadowgate.controller.runtime import Runtime
+from shadowgate.kube import cached
 
 GROUP, VERSION, PLURAL = "shadowgate.dev", "v1alpha1", "candidates"
 
@@ -32,6 +34,22 @@ def register(registry: kopf.OperatorRegistry, runtime: Callable[[], Runtime], ti
         )
         return {key: entry}
 
+    # Watch caches: a quiet reconcile reads Deployments and route tables from memory.
+    @kopf.index("apps", "v1", "deployments", registry=registry, id="deployments_by_name")
+    def deployments_by_name(**kwargs: Any) -> dict[tuple[str, str], dict[str, Any]]:
+        return {(kwargs["namespace"], kwargs["name"]): dict(kwargs["body"])}
+
+    @kopf.index(
+        "",
+        "v1",
+        "configmaps",
+        registry=registry,
+        id="route_tables",
+        labels={"shadowgate.dev/route-table": "true"},
+    )
+    def route_tables(**kwargs: Any) -> dict[tuple[str, str], dict[str, Any]]:
+        return {(kwargs["namespace"], kwargs["name"]): dict(kwargs["body"])}
+
     @kopf.timer(GROUP, VERSION, PLURAL, interval=tick_s, backoff=1.0, registry=registry, id="reconcile")
     def tick(**kwargs: Any) -> None:
         body, meta, patch = kwargs["body"], kwargs["meta"], kwargs["patch"]
@@ -41,8 +59,9 @@ def register(registry: kopf.OperatorRegistry, runtime: Callable[[], Runtime], ti
             created=str(meta.get("creationTimestamp", "")), name=str(meta.get("name")), phase=""
         )
         ahead = reconcile.queue_ahead(me, index.get(key, []))
+        rt = with_caches(runtime(), kwargs["deployments_by_name"], kwargs["route_tables"])
         try:
-            status = reconcile.reconcile(runtime(), dict(body), ahead)
+            status = reconcile.reconcile(rt, dict(body), ahead)
         except Exception as exc:
             # Retry soon: the next tick recomputes the same decision from the same status.
             raise kopf.TemporaryError(f"reconcile failed: {exc}", delay=tick_s) from exc
@@ -59,3 +78,20 @@ def register(registry: kopf.OperatorRegistry, runtime: Callable[[], Runtime], ti
 
 def _target_key(namespace: str, spec: Any) -> tuple[str, str]:
     return (namespace, str((spec.get("target") or {}).get("deployment", "")))
+
+
+def _lookup(index: kopf.Index[tuple[str, str], dict[str, Any]]) -> Any:
+    def lookup(namespace: str, name: str) -> dict[str, Any] | None:
+        for body in index.get((namespace, name), []):
+            return body
+        return None
+
+    return lookup
+
+
+def with_caches(rt: Runtime, deployments: Any, configmaps: Any) -> Runtime:
+    return dataclasses.replace(
+        rt,
+        cached_deployments=cached.CachedDeployments(rt.deployments, _lookup(deployments)),
+        cached_configmaps=cached.CachedConfigMaps(rt.configmaps, _lookup(configmaps)),
+    )

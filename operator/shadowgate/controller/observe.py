@@ -77,7 +77,7 @@ def _target(rt: Runtime, subject: Subject, status: Status) -> tuple[Obj | None, 
     """The production Deployment, or None with (message, reason) when the target is not usable."""
     target = subject.spec.target
     try:
-        production = rt.deployments.get(subject.namespace, target.deployment)
+        production = rt.reader.get(subject.namespace, target.deployment)
     except NotFound:
         return (
             None,
@@ -85,7 +85,7 @@ def _target(rt: Runtime, subject: Subject, status: Status) -> tuple[Obj | None, 
             "TargetNotFound",
         )
     try:
-        rt.traffic(target.provider).reconcile(subject.route_target())
+        rt.observing_traffic(target.provider).reconcile(subject.route_target())
     except RouteNotFound as exc:
         return None, str(exc), "TargetNotFound"
     baseline = subject.spec.baseline
@@ -99,7 +99,7 @@ def _target(rt: Runtime, subject: Subject, status: Status) -> tuple[Obj | None, 
 
 def _workload(rt: Runtime, subject: Subject) -> o.Workload:
     try:
-        deployment = rt.deployments.get(subject.namespace, subject.workload)
+        deployment = rt.reader.get(subject.namespace, subject.workload)
     except NotFound:
         return o.Workload()
     return o.Workload(

@@ -41,9 +41,20 @@ class Runtime:
     events: EventSink
     flags: Flags = field(default_factory=Flags)
     clock: Callable[[], datetime] = _utcnow
+    # Watch-cached readers for observing (None: read directly). Writes always go direct.
+    cached_deployments: Deployments | None = None
+    cached_configmaps: ConfigMaps | None = None
 
     def traffic(self, provider: str) -> TrafficProvider:
         return provider_for(provider, self.configmaps, self.objects)
+
+    def observing_traffic(self, provider: str) -> TrafficProvider:
+        """A provider for existence checks, reading through the cache."""
+        return provider_for(provider, self.cached_configmaps or self.configmaps, self.objects)
+
+    @property
+    def reader(self) -> Deployments:
+        return self.cached_deployments or self.deployments
 
 
 @dataclass(frozen=True)
