@@ -211,11 +211,21 @@ def test_node_is_registered_ready_with_a_fresh_lease(kube_api: client.ApiClient,
     ready = [c for c in node["status"]["conditions"] if c["type"] == "Ready"]
     assert ready and ready[0]["status"] == "True"
     assert node["status"]["allocatable"]["pods"] == "110"
-    lease = body(
-        client.CoordinationV1Api(kube_api).read_namespaced_lease(
-            "shadowgate-local", "kube-node-lease", _preload_content=False
-        )
-    )
+
+    def leased() -> dict[str, Any] | None:
+        # The heartbeat creates the Lease just after the Node: right after start-up it may lag.
+        try:
+            return body(
+                client.CoordinationV1Api(kube_api).read_namespaced_lease(
+                    "shadowgate-local", "kube-node-lease", _preload_content=False
+                )
+            )
+        except client.ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+
+    lease = wait_for("the node Lease", leased, timeout=30)
     renewed = dt.datetime.strptime(lease["spec"]["renewTime"][:19], "%Y-%m-%dT%H:%M:%S").replace(
         tzinfo=dt.UTC
     )

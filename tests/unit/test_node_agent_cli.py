@@ -16,6 +16,7 @@ from shadowgate.devstack import node_agent
         pytest.param(["--restart-backoff-seconds", "-1"], True, None, "must be > 0", id="negative-backoff"),
         pytest.param([], True, '{"version": 7}', "unknown state version 7", id="foreign-state-file"),
         pytest.param([], True, "{not json", "unreadable state file", id="corrupt-state-file"),
+        pytest.param([], True, None, "cannot read the API server's CA", id="kubeconfig-without-ca"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(

@@ -26,6 +26,7 @@ from typing import Any
 from shadowgate.devstack import node_agent_spec as podspec
 from shadowgate.devstack import node_agent_subnets as subnets
 from shadowgate.devstack.layout import StackLayout
+from shadowgate.devstack.node_agent_credentials import ClusterAccess, Projector, strip_admin
 from shadowgate.devstack.node_agent_kube import Expired, Gone, KubeApi
 from shadowgate.devstack.node_agent_node import NODE_NAME, AgentSettings, NodeHeartbeat
 from shadowgate.devstack.node_agent_process import adopt
@@ -233,11 +234,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError) as exc:
         print(f"node-agent: unreadable state file: {exc}", file=sys.stderr)
         return 2
+    try:
+        access = ClusterAccess.from_client_configuration(cfg)
+    except (OSError, ValueError) as exc:
+        claim.release()
+        print(f"node-agent: cannot read the API server's CA from {args.kubeconfig}: {exc}", file=sys.stderr)
+        return 2
     worker_cfg = WorkerSettings(
         host_ip="127.0.0.1",
         logs_dir=layout.node_agent_dir / "pods",
         file_sd_dir=layout.file_sd_dir,
-        base_env=pod_base_env(os.environ, sys.executable),
+        # The agent's own (admin) credentials never reach a Pod: each gets its ServiceAccount's.
+        base_env=strip_admin(pod_base_env(os.environ, sys.executable), (args.kubeconfig, layout.kubeconfig)),
+        credentials=Projector(api, access),
         backoff_initial_s=args.restart_backoff_seconds,
         backoff_max_s=max(args.restart_backoff_max_seconds, args.restart_backoff_seconds),
     )

@@ -19,6 +19,7 @@ from typing import Any
 from shadowgate.devstack import node_agent_process as proc
 from shadowgate.devstack import node_agent_spec as podspec
 from shadowgate.devstack import node_agent_targets as targets
+from shadowgate.devstack.node_agent_credentials import PodCredentials, Projector
 from shadowgate.devstack.node_agent_probes import ProbeTracker
 from shadowgate.devstack.node_agent_state import AgentState, PodRecord
 from shadowgate.devstack.node_agent_status import Snapshot, Terminated, rfc3339
@@ -48,6 +49,8 @@ class WorkerSettings:
     tick_s: float = 0.2
     retry_s: float = 1.0  # pause after a failed API call
     resync_s: float = 30.0  # re-check the stored status against what we report
+    # ServiceAccount tokens for the Pods; None: Pods get no API credentials at all.
+    credentials: Projector | None = None
 
 
 class ContainerRun:
@@ -82,6 +85,10 @@ class ContainerRun:
         self.backoff = settings.backoff_initial_s
         self.readiness: ProbeTracker | None = None
         self.liveness: ProbeTracker | None = None
+        self.pod_dir = settings.logs_dir / f"{self.namespace}_{self.name}_{uid[:8]}"
+        self.creds: PodCredentials | None = (
+            settings.credentials.for_pod(self.pod_dir) if settings.credentials is not None else None
+        )
 
     @property
     def label(self) -> str:
@@ -107,6 +114,8 @@ class ContainerRun:
                 # Keep the reported readiness so an agent restart causes no readiness blip.
                 self.ready = bool(reported.get("ready"))
                 self._make_trackers(time.monotonic())
+                if self.creds is not None:
+                    self.creds.refresh_soon()  # nobody renewed its token while no agent ran
             else:
                 self.phase, self.running_since = "Running", rec.started_at
                 self.on_exit(proc.UNKNOWN_EXIT, "the process ended while no node agent watched it")
@@ -135,6 +144,8 @@ class ContainerRun:
             self.ready = self.readiness.run(self.ip, now, self.ready)
             if self.readiness.failures == self.readiness.probe.failure_threshold:  # once per failing streak
                 self._events("Warning", "Unhealthy", f"Readiness probe failed: {self.readiness.last_message}")
+        if self.creds is not None and self.creds.refresh_due(now):
+            self.creds.refresh(self.pod)
         if self.liveness is not None and self.liveness.due(now) and not self.liveness.run(self.ip, now, True):
             log.warning("pod %s: liveness failed, restarting", self.label)
             self._events("Warning", "Unhealthy", f"Liveness probe failed: {self.liveness.last_message}")
@@ -144,14 +155,15 @@ class ContainerRun:
     def start(self, now: float) -> None:
         try:
             spec = podspec.run_spec(self.pod, self.ip, self._cfg.host_ip)
-            env = podspec.process_env(self.pod, dict(spec.env), self.ip, self._cfg.base_env)
-            log_dir = self._cfg.logs_dir / f"{self.namespace}_{self.name}_{self.uid[:8]}"
-            started = proc.spawn(spec.argv, env, spec.working_dir, log_dir / f"{spec.container}.log")
+            # A fresh token for every start, as a kubelet mounts it before the container runs.
+            projected = self.creds.project(self.pod) if self.creds is not None else {}
+            env = podspec.process_env(self.pod, dict(spec.env), self.ip, {**self._cfg.base_env, **projected})
+            started = proc.spawn(spec.argv, env, spec.working_dir, self.pod_dir / f"{spec.container}.log")
         except (podspec.PodSpecError, OSError) as exc:
             reason = exc.reason if isinstance(exc, podspec.PodSpecError) else proc.RUN_ERROR
             log.warning("pod %s: cannot start: %s", self.label, exc)
             if self.waiting != (reason, str(exc)):
-                self._events("Warning", "Failed", f"{reason}: {exc}")
+                self._events("Warning", getattr(exc, "event_reason", "Failed"), f"{reason}: {exc}")
             self.waiting = (reason, str(exc))
             self._schedule_retry(now)
             return
@@ -215,6 +227,11 @@ class ContainerRun:
             self.terminated = term
             self.phase = "Succeeded" if code == 0 else "Failed"
             targets.remove_targets(self._cfg.file_sd_dir, self.namespace, self.name, self.ip)
+
+    def release(self) -> None:
+        """The Pod is gone: its credentials go too (its logs stay)."""
+        if self.creds is not None:
+            self.creds.remove()
 
     def stop(self, grace_s: float) -> None:
         if self.proc is None:

@@ -175,6 +175,26 @@ class KubeApi:
         }
         self._call(self._core.create_namespaced_event, meta["namespace"], body)
 
+    # ServiceAccount tokens for the Pods (node_agent_credentials)
+
+    def read_service_account(self, namespace: str, name: str) -> dict[str, Any]:
+        return self._call(self._core.read_namespaced_service_account, name, namespace)
+
+    def request_token(self, namespace: str, service_account: str, pod: str, pod_uid: str, ttl_s: int) -> str:
+        """A TokenRequest token for the account, bound to the Pod (invalid once the Pod is gone)."""
+        body = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {
+                "expirationSeconds": ttl_s,
+                "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": pod, "uid": pod_uid},
+            },
+        }
+        data = self._call(
+            self._core.create_namespaced_service_account_token, service_account, namespace, body
+        )
+        return str(data["status"]["token"])
+
     # The Node and its heartbeat
 
     def get_node(self, name: str) -> dict[str, Any]:

@@ -117,6 +117,7 @@ class PodWorker:
                         self._announce_termination(pod)
                     run.stop(min(grace, self._cfg.shutdown_grace_s) if gone else grace)
                     targets.remove_targets(self._cfg.file_sd_dir, run.namespace, run.name, run.ip)
+                    run.release()
                     self._state.forget(self.uid)
                     if not gone:
                         self._finalize()
