@@ -8,6 +8,7 @@ admin kubeconfig; none of that may reach a Pod.
 
 from __future__ import annotations
 
+import base64
 import json
 import pathlib
 import stat
@@ -115,6 +116,12 @@ def pod_dir(stack: Stack, namespace: str, pod: dict[str, Any]) -> pathlib.Path:
     )
 
 
+def jwt_claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return data
+
+
 def gone(core: client.CoreV1Api, namespace: str, name: str) -> bool:
     try:
         core.read_namespaced_pod(name, namespace, _preload_content=False)
@@ -163,6 +170,10 @@ def test_pod_acts_as_its_service_account_with_exactly_its_role(
     ]
     assert [stat.S_IMODE(f.stat().st_mode) for f in files] == [0o600] * 4
     assert (folder / "serviceaccount" / "namespace").read_text() == namespace
+    claims = jwt_claims((folder / "serviceaccount" / "token").read_text())
+    assert claims["kubernetes.io"]["pod"] == {"name": "reader", "uid": pod["metadata"]["uid"]}
+    # Asked for the kubelet's 3607 s, the token is extended (warn-only expiry at 3607 s).
+    assert claims["exp"] - claims["iat"] > 3607 and "warnafter" in claims["kubernetes.io"]
 
     core.delete_namespaced_pod("reader", namespace, _preload_content=False)
     wait_for("the Pod's deletion", lambda: gone(core, namespace, "reader"))

@@ -26,7 +26,13 @@ from typing import Any
 from shadowgate.devstack import node_agent_spec as podspec
 from shadowgate.devstack import node_agent_subnets as subnets
 from shadowgate.devstack.layout import StackLayout
-from shadowgate.devstack.node_agent_credentials import ClusterAccess, Projector, strip_admin
+from shadowgate.devstack.node_agent_credentials import (
+    ClusterAccess,
+    Projector,
+    pod_folder,
+    remove_files,
+    strip_admin,
+)
 from shadowgate.devstack.node_agent_kube import Expired, Gone, KubeApi
 from shadowgate.devstack.node_agent_node import NODE_NAME, AgentSettings, NodeHeartbeat
 from shadowgate.devstack.node_agent_process import adopt
@@ -112,6 +118,7 @@ class NodeAgent:
                 if live is not None:
                     log.info("stopping orphaned process %d of %s/%s", rec.pid, rec.namespace, rec.name)
                     live.stop(self._worker_cfg.shutdown_grace_s)
+                remove_files(pod_folder(self._worker_cfg.logs_dir, rec.namespace, rec.name, uid))
                 self._state.forget(uid)
 
     def _handle(self, kind: str, pod: Mapping[str, Any]) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from shadowgate.devstack import node_agent_process as proc
 from shadowgate.devstack import node_agent_spec as podspec
 from shadowgate.devstack import node_agent_targets as targets
-from shadowgate.devstack.node_agent_credentials import PodCredentials, Projector
+from shadowgate.devstack.node_agent_credentials import PodCredentials, Projector, pod_folder
 from shadowgate.devstack.node_agent_probes import ProbeTracker
 from shadowgate.devstack.node_agent_state import AgentState, PodRecord
 from shadowgate.devstack.node_agent_status import Snapshot, Terminated, rfc3339
@@ -85,7 +85,7 @@ class ContainerRun:
         self.backoff = settings.backoff_initial_s
         self.readiness: ProbeTracker | None = None
         self.liveness: ProbeTracker | None = None
-        self.pod_dir = settings.logs_dir / f"{self.namespace}_{self.name}_{uid[:8]}"
+        self.pod_dir = pod_folder(settings.logs_dir, self.namespace, self.name, uid)
         self.creds: PodCredentials | None = (
             settings.credentials.for_pod(self.pod_dir) if settings.credentials is not None else None
         )

@@ -136,6 +136,18 @@ def strip_admin(environ: Mapping[str, str], admin_files: tuple[pathlib.Path, ...
     return {k: v for k, v in environ.items() if k != "KUBECONFIG" and v not in named}
 
 
+def pod_folder(pods_dir: pathlib.Path, namespace: str, name: str, uid: str) -> pathlib.Path:
+    """A Pod's own folder in the agent's state: its logs and its credentials."""
+    return pods_dir / f"{namespace}_{name}_{uid[:8]}"
+
+
+def remove_files(pod_dir: pathlib.Path) -> None:
+    """Delete a Pod's credential files, if any (its logs stay)."""
+    with contextlib.suppress(FileNotFoundError):
+        (pod_dir / KUBECONFIG_FILE).unlink()
+    shutil.rmtree(pod_dir / SA_DIR, ignore_errors=True)
+
+
 class PodCredentials:
     """One Pod's projected token: written before each start, refreshed while it runs."""
 
@@ -208,9 +220,7 @@ class PodCredentials:
     def remove(self) -> None:
         """Delete the credentials (the Pod is gone, or takes none)."""
         self.refresh_at = None
-        with contextlib.suppress(FileNotFoundError):
-            self.kubeconfig.unlink()
-        shutil.rmtree(self.pod_dir / SA_DIR, ignore_errors=True)
+        remove_files(self.pod_dir)
 
     def _write(self, namespace: str, account: str, token: str) -> None:
         sa_dir = self.pod_dir / SA_DIR
