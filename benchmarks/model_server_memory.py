@@ -6,13 +6,17 @@ server's RSS after it. The first MiniLM-based model pays for loading the shared 
 later ones share it. Also measures a cold start: process launch to ``/ping`` 200 with the
 retriever on the command line.
 
-    .venv/bin/python benchmarks/model_server_memory.py
+    .venv/bin/python benchmarks/model_server_memory.py [ARCHIVE ...]
+
+With archive paths (e.g. the trained ones under ~/.cache/shadowgate/models) those are measured
+instead of the built-in samples.
 """
 
 from __future__ import annotations
 
 import http.client
 import pathlib
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -23,9 +27,10 @@ from model_server.archive import samples
 
 
 def main() -> None:
+    given = [pathlib.Path(p) for p in sys.argv[1:]]
     with tempfile.TemporaryDirectory() as tmp:
         root = pathlib.Path(tmp)
-        archives = [
+        archives = [(p.name, p) for p in given] or [
             ("retriever 1.0.0", samples.retriever(root / "r1.tar.gz")),
             (
                 "retriever 1.1.0 (+lora adapter)",
@@ -48,7 +53,9 @@ def main() -> None:
                 assert response.status == 200, response.status
                 rss = server.rss_bytes()
                 print(
-                    f"{label:<34} load {elapsed:6.2f} s   rss {rss / 2**20:7.1f} MiB   +{(rss - before) / 2**20:6.1f} MiB"
+                    f"{label:<34} load {elapsed:6.2f} s   rss {rss / 2**20:7.1f} MiB   "
+                    f"+{(rss - before) / 2**20:6.1f} MiB",
+                    flush=True,
                 )
                 before = rss
         started = time.perf_counter()
