@@ -109,8 +109,13 @@ CASES = [
         st(Phase.QUEUED), obs(queue_ahead=0), Phase.DEPLOYING, ["EnsureWorkload"], id="queued-to-deploying"
     ),
     # Deploying
+    pytest.param(st(Phase.DEPLOYING), obs(candidate=DOWN), Phase.DEPLOYING, [], id="deploying-waits"),
     pytest.param(
-        st(Phase.DEPLOYING), obs(candidate=DOWN), Phase.DEPLOYING, ["EnsureWorkload"], id="deploying-waits"
+        st(Phase.DEPLOYING),
+        obs(candidate=GONE),
+        Phase.DEPLOYING,
+        ["EnsureWorkload"],
+        id="deploying-recreates-vanished",
     ),
     pytest.param(st(Phase.DEPLOYING), obs(), Phase.EVALUATING, [], id="deploying-available-evaluates"),
     pytest.param(

@@ -207,7 +207,8 @@ class _Run:
                 f"not Available within {self.spec.deploy_timeout_s:g}s",
                 True,
             )
-        else:
+        elif not workload.exists:
+            # Created on entry; recreate only if it vanished (each ensure is several API calls).
             self.actions.append(EnsureWorkload())
 
     def after_deploy(self) -> None:
