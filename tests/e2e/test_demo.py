@@ -156,13 +156,14 @@ def _shadow_failure(d: Demo) -> None:
         on_tick=kill_in_shadow,
         name="retriever-shadow-kill",
         timings=timings,
-        evaluation=False,
+        without=("evaluation",),
     )
     assert killed, "the candidate never reached Shadow"
     assert result.phase == "Failed", result
     assert result.reason == "CandidateUnavailable", result
     assert "available" in result.message.lower(), result.message
-    assert {s.mirror for s in result.samples if s.phase == "Shadow"} == {100.0}
+    # Mirror on during Shadow (the first polls may see the phase before the table changes).
+    assert 100.0 in {s.mirror for s in result.samples if s.phase == "Shadow"}
     final = result.samples[-1]
     assert (final.weight, final.mirror, final.shadow, final.canary) == (0, 0, None, None)
     assert d.traffic is not None and d.traffic.totals().failed == 0
@@ -189,17 +190,18 @@ def _good_candidate_through_operator_restart(d: Demo) -> None:
     quality = gates["user-visible-quality"]
     assert quality["verdict"] == "Pass" and quality["evidence"]["candidate_samples"] >= 150, quality
     # Routing at each step: mirror on in Shadow, every canary weight, back to 100 % primary.
-    assert {s.mirror for s in result.samples if s.phase == "Shadow"} == {100.0}
+    assert 100.0 in {s.mirror for s in result.samples if s.phase == "Shadow"}
+    assert all(s.weight == 0 for s in result.samples if s.phase == "Shadow")
     assert set(d.settings.timings.canary_steps) <= _weights_seen(result, "Canary")
     final = result.samples[-1]
     assert (final.weight, final.canary, final.shadow) == (0, None, None)
 
 
 def _degraded_candidate_rolls_back(d: Demo) -> None:
-    # No offline evaluation here: the bad adapter must reach real traffic so that the rollback is
-    # decided by the live no-click gate and its speed can be measured (the demo itself keeps the
-    # example's evaluation, which may already catch it offline).
-    result = d.run_candidate(manifests.DEGRADED, evaluation=False)
+    # Straight to canary (no evaluation, no shadow): the bad adapter must reach real users so that
+    # the rollback is decided on live traffic and its speed can be measured. The demo itself runs
+    # the example as written.
+    result = d.run_candidate(manifests.DEGRADED, without=("evaluation", "shadow"))
     TIMINGS["degraded_candidate_s"] = result.wall_s
     assert result.phase == "RolledBack", result
     assert result.history[-2:] == ("RollingBack", "RolledBack")
@@ -209,10 +211,10 @@ def _degraded_candidate_rolls_back(d: Demo) -> None:
     assert any(g["name"] in result.message for g in failing), result.message
     final = result.samples[-1]
     assert (final.weight, final.mirror, final.canary, final.shadow) == (0, 0, None, None)
-    if any(s.weight > 0 for s in result.samples):
-        assert result.rollback_s is not None
-        TIMINGS["rollback_s"] = result.rollback_s
-        assert result.rollback_s <= d.settings.timings.analysis_interval_s + 5, result.rollback_s
+    assert any(s.weight > 0 for s in result.samples), "the degraded candidate never served users"
+    assert result.rollback_s is not None
+    TIMINGS["rollback_s"] = result.rollback_s
+    assert result.rollback_s <= d.settings.timings.analysis_interval_s + 5, result.rollback_s
 
 
 def _observability(d: Demo) -> None:

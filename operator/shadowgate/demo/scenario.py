@@ -159,18 +159,19 @@ class Demo:
         on_tick: Tick | None = None,
         name: str | None = None,
         timings: Timings | None = None,
-        evaluation: bool = True,
+        without: tuple[str, ...] = (),
     ) -> CandidateResult:
         """Apply ``example`` (rendered for the local stack) and follow it to a final phase.
-        ``name``, ``timings`` and ``evaluation=False`` (no offline evaluation) are for fault
-        injection runs of the e2e test; ``on_tick`` runs every poll with the watch."""
+        ``name``, ``timings`` and ``without`` (spec sections to leave out, e.g. ``evaluation``
+        or ``shadow``, which removes that phase) are for the e2e test's fault-injection runs;
+        ``on_tick`` runs every poll with the watch."""
         assert self.platform.archives is not None
         archive = self.platform.archives[manifests.CANDIDATE_ARCHIVES[example.name]]
         doc = manifests.candidate(example, archive, timings or self.settings.timings)
         if name:
             doc["metadata"]["name"] = name
-        if not evaluation:
-            doc["spec"].pop("evaluation", None)
+        for section in without:
+            doc["spec"].pop(section, None)
         name = str(doc["metadata"]["name"])
         rendered = self.platform.work / f"{name}.yaml"
         rendered.write_text(manifests.dump([doc]))

@@ -41,10 +41,11 @@ class Timings:
     # The no-click gate's own floor (the preset's is 500 decided impressions per arm).
     quality_min_samples: int = 150
     # The latency gate's absolute p95/p99 ceilings are a production SLO (0.25 s / 0.5 s on
-    # dedicated nodes). On a shared 2-core machine every process is slower, so the demo lifts
-    # only the ceilings; the candidate-versus-primary ratios (1.2x p95, 1.3x p99) still apply.
-    latency_p95_max_s: float = 1.0
-    latency_p99_max_s: float = 2.0
+    # dedicated nodes). On this shared 2-core machine production itself runs at p95 1-1.9 s, so
+    # an absolute ceiling only measures the neighbours: the demo sets it out of reach, and the
+    # candidate-versus-primary ratios (1.2x p95, 1.3x p99) decide.
+    latency_p95_max_s: float = 10.0
+    latency_p99_max_s: float = 20.0
     # The cost gate (CPU-seconds per 1,000 requests versus primary) cannot be measured here: an
     # idle model server burns ~0.2 cores on this shared machine, so CPU per request is mostly
     # overhead divided by the arm's traffic share (a 25 % canary looks ~3x as costly), and
