@@ -37,6 +37,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mirror-max-inflight", type=int, default=128)
     p.add_argument("--mirror-max-body-bytes", type=int, default=256 << 10)
     p.add_argument("--mirror-timeout", type=float, default=1.0, help="seconds")
+    p.add_argument(
+        "--mirror-breaker-failures",
+        type=int,
+        default=5,
+        help="consecutive failed copies that pause mirroring to a shadow address (0: never pause)",
+    )
+    p.add_argument(
+        "--mirror-breaker-backoff", type=float, default=1.0, help="first pause, seconds; doubles to 30"
+    )
     p.add_argument("--attribution-window", type=float, default=30.0, help="seconds")
     p.add_argument("--impression-ttl", type=float, default=600.0, help="seconds")
     p.add_argument("--max-pending", type=int, default=100_000)
@@ -68,6 +77,8 @@ def settings_from(args: argparse.Namespace) -> ServiceSettings:
             raise ValueError(f"{flag} must be > 0, got {value}")
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be 0..65535, got {args.port}")
+    if args.mirror_breaker_failures < 0 or args.mirror_breaker_backoff <= 0:
+        raise ValueError("--mirror-breaker-failures must be >= 0 and --mirror-breaker-backoff > 0")
     if args.mirror_max_body_bytes < 0:
         raise ValueError("--mirror-max-body-bytes must be >= 0")
     return ServiceSettings(
@@ -78,6 +89,8 @@ def settings_from(args: argparse.Namespace) -> ServiceSettings:
         mirror_max_inflight=args.mirror_max_inflight,
         mirror_max_body_bytes=args.mirror_max_body_bytes,
         mirror_timeout_s=args.mirror_timeout,
+        mirror_breaker_failures=args.mirror_breaker_failures,
+        mirror_breaker_backoff_s=args.mirror_breaker_backoff,
         attribution=Settings(args.attribution_window, args.impression_ttl, args.max_pending, events),
         state_file=args.state_file,
         state_interval_s=args.state_interval,

@@ -2,7 +2,8 @@
 
 The caller has already been answered when a copy is sent (the router mirrors after writing the
 primary's response), so the shadow can add neither latency nor errors to the primary path. When
-the budget is spent (shadow slow or dead) the copy is dropped and counted, never queued.
+the budget is spent (shadow slow or dead) the copy is dropped and counted, never queued; a shadow
+that keeps failing is skipped for a backoff (``router.breaker``), also counted.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 import orjson
 
 from router import compare
+from router.breaker import Breaker
 from router.metrics import RouterMetrics
 from router.table import Route
 from router.upstream import Client, UpstreamError, UpstreamResponse
@@ -32,8 +34,10 @@ class Mirror:
         max_inflight: int,
         max_body: int,
         timeout_s: float,
+        breaker: Breaker | None = None,
         rng: Callable[[], float] = random.random,
     ) -> None:
+        self._breaker = breaker or Breaker()
         self._client = client
         self._metrics = metrics
         self._max_inflight = max_inflight
@@ -75,6 +79,9 @@ class Mirror:
         if address is None:
             self._count(route.name, "failed")
             return
+        if not self._breaker.allow(address):
+            self._count(route.name, "dropped_unhealthy")
+            return
         compare_it = route.comparison_rate > 0 and self._rng() < route.comparison_rate
         task = asyncio.get_running_loop().create_task(
             self._send(
@@ -100,13 +107,16 @@ class Mirror:
                 address[0], address[1], method, target, headers, body, self._timeout_s
             )
         except UpstreamError as err:
+            self._breaker.record(address, ok=False)
             self._count(route.name, "failed")
             self._metrics.upstream_errors.labels(route.name, VARIANT, err.kind.value).inc()
             return
         except Exception:
             log.exception("mirror to %s failed", address)
+            self._breaker.record(address, ok=False)
             self._count(route.name, "failed")
             return
+        self._breaker.record(address, ok=resp.status < 500)
         if resp.status >= 500:
             self._count(route.name, "failed")
             return

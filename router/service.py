@@ -16,6 +16,7 @@ import pathlib
 from router import state
 from router.app import AppSettings, RouterApp
 from router.attribution import AttributionBook, Settings
+from router.breaker import Breaker
 from router.endpoints import Endpoints
 from router.httpserver import HttpServer
 from router.kubesource import KubeSource
@@ -37,6 +38,8 @@ class ServiceSettings:
     mirror_max_inflight: int = 128
     mirror_max_body_bytes: int = 256 << 10
     mirror_timeout_s: float = 1.0
+    mirror_breaker_failures: int = 5  # 0 turns the breaker off
+    mirror_breaker_backoff_s: float = 1.0
     attribution: Settings = dataclasses.field(default_factory=Settings)
     state_file: pathlib.Path | None = None
     state_interval_s: float = 1.0
@@ -56,6 +59,7 @@ class RouterService:
             settings.mirror_max_inflight,
             settings.mirror_max_body_bytes,
             settings.mirror_timeout_s,
+            Breaker(settings.mirror_breaker_failures, settings.mirror_breaker_backoff_s),
         )
         self.app = RouterApp(
             AppSettings(upstream_timeout_s=settings.upstream_timeout_s),

@@ -16,8 +16,10 @@ from router.service import RouterService, ServiceSettings
 async def backends() -> AsyncIterator[Callable[..., Awaitable[Backend]]]:
     started: list[Backend] = []
 
-    async def make(name: str, reply: Callable[[Seen], tuple[int, Any]] | None = None) -> Backend:
-        b = await Backend(name, reply).start()
+    async def make(
+        name: str, reply: Callable[[Seen], tuple[int, Any]] | None = None, port: int = 0
+    ) -> Backend:
+        b = await Backend(name, reply).start(port)
         started.append(b)
         return b
 

@@ -49,12 +49,12 @@ class Backend:
         status, payload = self.reply(seen)
         return web.Response(status=status, body=orjson.dumps(payload), content_type="application/json")
 
-    async def start(self) -> Backend:
+    async def start(self, port: int = 0) -> Backend:
         app = web.Application(client_max_size=64 << 20)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         server = site._server
         assert server is not None
