@@ -8,8 +8,8 @@ and is trained on the editorial (query, positive, hard negative) pairs with
 - a margin loss against the pair's hard negative (comedy slice of life for slice queries),
 - an L2 pull towards the identity, so queries unlike the training ones barely move.
 
-The degraded candidate for rollback demos is the same recipe on shuffled labels (each
-query's positive replaced by a random item), which is measurably worse.
+The degraded candidate for rollback demos is the same recipe on random labels (each
+pair's positive and negative replaced by uniformly random items), which is measurably worse.
 """
 
 from __future__ import annotations
@@ -63,10 +63,14 @@ def train_adapter(
     q_row = {q: i for i, q in enumerate(queries)}
     qi = torch.tensor([q_row[p["query"]] for p in pairs])
     pos = [row[p["positive"]] for p in pairs]
+    neg = [row[p["hard_negative"]] for p in pairs]
     if shuffle_labels:
-        rng.shuffle(pos)
+        # Uniformly random labels: permuting the real positives would keep their skew
+        # towards iyashikei titles and teach "always recommend iyashikei" instead of noise.
+        pos = [rng.randrange(len(catalog)) for _ in pairs]
+        neg = [rng.randrange(len(catalog)) for _ in pairs]
     pi = torch.tensor(pos)
-    ni = torch.tensor([row[p["hard_negative"]] for p in pairs])
+    ni = torch.tensor(neg)
     items = torch.from_numpy(index)
     d = items.shape[1]
     weight = torch.nn.Parameter(torch.eye(d))

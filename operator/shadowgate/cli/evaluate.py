@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per request (default 300)")
     p.add_argument(
-        "--startup-timeout", type=float, default=180.0, help="seconds for --archive to become ready"
+        "--startup-timeout", type=float, default=600.0, help="seconds for --archive to load (default 600)"
     )
     p.add_argument("--out", type=pathlib.Path, help="also write the JSON here")
     p.set_defaults(func=run)

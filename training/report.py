@@ -1,0 +1,103 @@
+"""Markdown results tables from ``shadowgate evaluate`` JSON files (for docs/data.md).
+
+python -m training.report results/*.json
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+from typing import Any
+
+SLICES = ("iyashikei", "healing", "calm", "rural", "found_family")
+
+
+def _f(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, int | float) else "-"
+
+
+def tables(results: list[dict[str, Any]]) -> str:
+    out: list[str] = []
+    ranking = [r for r in results if r["model"]["kind"] in ("retriever", "reranker")]
+    if ranking:
+        out.append(
+            "| model | version | global R@3 | global NDCG@10 | global MRR | "
+            + " | ".join(f"{s} R@3 / NDCG@10" for s in SLICES)
+            + " | ungrounded | spoiler |"
+        )
+        out.append("|---" * (6 + len(SLICES)) + "|---|")
+        for r in ranking:
+            fam = "retrieval" if r["model"]["kind"] == "retriever" else "reranking"
+            m = r["metrics"][fam]
+            row = [
+                r["model"]["name"],
+                r["model"]["version"],
+                _f(m["global"]["recall@3"]),
+                _f(m["global"]["ndcg@10"]),
+                _f(m["global"]["mrr"]),
+            ]
+            row += [
+                f"{_f(m['slices'].get(s, {}).get('recall@3'))} / {_f(m['slices'].get(s, {}).get('ndcg@10'))}"
+                for s in SLICES
+            ]
+            row += [
+                _f(r["metrics"]["safety"]["ungrounded_item_rate"]),
+                _f(r["metrics"]["safety"]["spoiler_rate"]),
+            ]
+            out.append("| " + " | ".join(row) + " |")
+        out.append("")
+        others = sorted(
+            {
+                s
+                for r in ranking
+                for s in r["metrics"]["retrieval" if r["model"]["kind"] == "retriever" else "reranking"][
+                    "slices"
+                ]
+            }
+            - set(SLICES)
+        )
+        out.append("| model | version | " + " | ".join(f"{s} R@3" for s in others) + " |")
+        out.append("|---|---|" + "---|" * len(others))
+        for r in ranking:
+            fam = "retrieval" if r["model"]["kind"] == "retriever" else "reranking"
+            sl = r["metrics"][fam]["slices"]
+            out.append(
+                f"| {r['model']['name']} | {r['model']['version']} | "
+                + " | ".join(_f(sl.get(s, {}).get("recall@3")) for s in others)
+                + " |"
+            )
+        out.append("")
+    classifiers = [r for r in results if r["model"]["kind"] == "classifier"]
+    if classifiers:
+        crit = ("order_problem", "refund_request", "age_restricted")
+        out.append(
+            "| model | version | accuracy | macro-F1 | ECE | harm | "
+            + " | ".join(f"{c} P / R" for c in crit)
+            + " |"
+        )
+        out.append("|---" * (6 + len(crit)) + "|")
+        for r in classifiers:
+            c = r["metrics"]["classification"]
+            row = [
+                r["model"]["name"],
+                r["model"]["version"],
+                _f(c["accuracy"]),
+                _f(c["macro_f1"]),
+                _f(c["ece"]),
+                _f(c.get("harm")),
+            ]
+            row += [f"{_f(c['classes'][k]['precision'])} / {_f(c['classes'][k]['recall'])}" for k in crit]
+            out.append("| " + " | ".join(row) + " |")
+    hashes = sorted({r["golden_set"]["hash"] for r in results})
+    out.append("")
+    out.append(f"Golden set: `{', '.join(hashes)}`.")
+    return "\n".join(out)
+
+
+def main() -> None:
+    print(tables([json.loads(pathlib.Path(p).read_text()) for p in sys.argv[1:]]))
+
+
+if __name__ == "__main__":
+    main()
