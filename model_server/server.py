@@ -114,6 +114,15 @@ def configure_torch(threads: int) -> None:
         torch.set_num_interop_threads(1)
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when installed (a cheaper loop: less latency added per request), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def run(settings: Settings) -> None:
     server = ModelServer.create(settings)
 
@@ -123,4 +132,5 @@ def run(settings: Settings) -> None:
             loop.add_signal_handler(sig, server.stop)
         await server.serve()
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(main())

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from model_server.server import ModelServer
+from model_server.server import ModelServer, new_event_loop
 from model_server.settings import Settings
 
 
@@ -50,7 +50,7 @@ def running_server(settings: Settings, *, start_timeout_s: float = 30.0) -> Iter
         metrics_port=free_port(settings.host),
     )
     server = ModelServer.create(settings)
-    loop = asyncio.new_event_loop()
+    loop = new_event_loop()
     thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout_s
