@@ -42,7 +42,7 @@ class Metrics:
             "shadowgate_reconcile_duration_seconds",
             "Reconcile latency.",
             registry=r,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
         self.reconcile_errors = Counter("shadowgate_reconcile_errors", "Failed reconciles.", registry=r)
         self.rollback = Histogram(
