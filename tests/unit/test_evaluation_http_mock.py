@@ -165,9 +165,16 @@ def test_version_change_is_an_error() -> None:
         run(switching, evaluator.Kind.RETRIEVER)
 
 
-def test_unknown_kind_is_explained() -> None:
+@pytest.mark.parametrize(
+    "handler",
+    [
+        pytest.param(lambda b: httpx.Response(404, json={"error": "no such model"}), id="unknown-model"),
+        pytest.param(lambda b: httpx.Response(200, text="<html>"), id="not-json"),
+    ],
+)
+def test_unknown_kind_is_explained(handler: Handler) -> None:
     with pytest.raises(evaluator.EvaluationError, match="cannot tell the model kind"):
-        run(lambda b: httpx.Response(404, json={"error": "no such model"}))
+        run(handler)
 
 
 def test_unreachable_endpoint() -> None:

@@ -131,7 +131,11 @@ class Evaluator:
                 if resp.status_code not in (429, 503):
                     break
             seen.append(f"{kind}: HTTP {resp.status_code}")
-            if resp.status_code == 200 and isinstance(resp.json(), dict) and key in resp.json():
+            try:
+                answer = resp.json() if resp.status_code == 200 else None
+            except ValueError:
+                answer = None
+            if isinstance(answer, dict) and key in answer:
                 return kind
         raise EvaluationError(f"cannot tell the model kind at {self.url} ({'; '.join(seen)}); pass --kind")
 
