@@ -314,9 +314,7 @@ def test_bad_values_are_rejected_by_the_server_side_install(stack: Any) -> None:
     assert "/operator/replicas': minimum" in res.stderr
 
 
-def test_two_operator_pods_from_the_chart_are_peered(
-    stack: Any, kube_api: client.ApiClient, tmp_path: pathlib.Path
-) -> None:
+def test_two_operator_pods_from_the_chart_are_peered(stack: Any, kube_api: client.ApiClient) -> None:
     """The chart's own operator Deployment, 2 replicas, run by the local node agent as local
     processes (its command: sh, od, kopf with peering). Both become Ready through kopf's health
     endpoint, both join the peering object, and a Candidate is handled exactly once."""
@@ -325,13 +323,11 @@ def test_two_operator_pods_from_the_chart_are_peered(
     name = f"sg{uuid.uuid4().hex[:6]}"
     try:
         install(stack, name, namespace)
-        # The local cluster mounts no ServiceAccount token: hand the Pods a kubeconfig with it.
-        kubeconfig = tmp_path / "sa.kubeconfig"
-        sa_kubeconfig(stack, kube_api, namespace, f"{name}-shadowgate", kubeconfig)
-        env = [{"name": "KUBECONFIG", "value": str(kubeconfig)}]
+        # No credentials are handed over: the node agent, like a kubelet, gives each Pod a token
+        # for the chart's ServiceAccount, so this runs under exactly the chart's RBAC.
         helm(
             stack, "upgrade", name, str(CHART), "--namespace", namespace, "--reuse-values",
-            "--set-json", "operator.replicas=2", "--set-json", f"operator.extraEnv={json.dumps(env)}",
+            "--set-json", "operator.replicas=2",
             "--set-json", f"operator.prometheusUrl={json.dumps(stack.prometheus_url)}",
             "--wait", "--timeout", "120s",
         )  # fmt: skip
@@ -381,9 +377,7 @@ def test_two_operator_pods_from_the_chart_are_peered(
         client.CoreV1Api(kube_api).delete_namespace(namespace)
 
 
-def test_router_from_the_chart_serves_on_the_local_stack(
-    stack: Any, kube_api: client.ApiClient, tmp_path: pathlib.Path
-) -> None:
+def test_router_from_the_chart_serves_on_the_local_stack(stack: Any, kube_api: client.ApiClient) -> None:
     """The chart's router Deployment, run by the node agent with the router's own ServiceAccount:
     it syncs route tables with its read-only Role (so /readyz turns 200 and the Pod Ready) and
     answers on the Pod's address."""
@@ -391,13 +385,9 @@ def test_router_from_the_chart_serves_on_the_local_stack(
     name = f"sg{uuid.uuid4().hex[:6]}"
     try:
         install(stack, name, namespace)
-        kubeconfig = tmp_path / "router.kubeconfig"
-        sa_kubeconfig(stack, kube_api, namespace, f"{name}-shadowgate-router", kubeconfig)
-        env = [{"name": "KUBECONFIG", "value": str(kubeconfig)}]
         helm(
             stack, "upgrade", name, str(CHART), "--namespace", namespace, "--reuse-values",
             "--set-json", 'router.routes=[{"name":"retriever","replicas":1}]',
-            "--set-json", f"router.extraEnv={json.dumps(env)}",
             "--wait", "--timeout", "120s",
         )  # fmt: skip
         pods: Any = client.CoreV1Api(kube_api).list_namespaced_pod(
