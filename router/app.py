@@ -150,10 +150,11 @@ class RouterApp:
             name_b, sub = (rest, b"/") if q < 0 else (rest[:q], b"/" + rest[q:])
         table = self._table  # one read: the whole request uses this version
         route = table.routes.get(name_b.decode("latin-1"))
-        if route is None:
-            return json_response(404, {"error": f"unknown route {name_b[:100].decode('latin-1')!r}"})
         rid_in = req.header(b"x-request-id")
         rid = rid_in if rid_in is not None and REQUEST_ID.match(rid_in) else os.urandom(16).hex().encode()
+        if route is None:
+            unknown = f"unknown route {name_b[:100].decode('latin-1')!r}"
+            return json_response(404, {"error": unknown}, [(b"x-request-id", rid)])
         variant = "primary"
         backend = route.primary
         if route.canary is not None and route.canary_buckets > 0:

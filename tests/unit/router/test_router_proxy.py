@@ -79,6 +79,8 @@ async def test_bad_requests_get_json_4xx(
         resp = await c.request(method, path)
     assert resp.status_code == status
     assert error in resp.json()["error"]
+    if path.startswith("/r/"):
+        assert resp.headers["x-request-id"]
 
 
 async def raw_exchange(port: int, data: bytes) -> bytes:
