@@ -212,6 +212,11 @@ class Demo:
             rollback_s=_rollback_seconds(status, watch.samples),
         )
         self.results.append(result)
+        if result.rollback_s is not None:
+            self.progress(
+                f"{name}: canary weight 0 observed {result.rollback_s:.2f} s after the decisive analysis "
+                f"(status.failedAt {status.get('failedAt')})"
+            )
         self.progress(
             f"{name}: {result.phase} ({result.reason}) after {result.wall_s:.0f} s; "
             f"production serves {self.production_archive()}"
