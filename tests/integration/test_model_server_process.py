@@ -60,7 +60,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
         process = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
     proc = Proc(process, f"http://{POD_IP}:{ports[0]}", f"{POD_IP}:{ports[2]}", log)
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 600  # a cold start takes minutes on a loaded 2-core machine
         while True:
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
