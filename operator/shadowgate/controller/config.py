@@ -56,7 +56,10 @@ def tune(settings: kopf.OperatorSettings) -> None:
     settings.watching.reconnect_backoff = 1.0
     settings.watching.server_timeout = 60
     settings.watching.client_timeout = 90
-    settings.networking.error_backoffs = (0.5, 1, 1, 2, 3)
+    # Fast first retries, but long enough in total (~85 s) to ride out an API-server restart:
+    # while RBAC re-initialises, watches get 403/429 for several seconds, and a watcher that
+    # exhausts its retries stops for good.
+    settings.networking.error_backoffs = (0.5, 1, 1, 2, 3, 5, 8, 13, 21, 30)
     settings.networking.request_timeout = 30
     # Handlers are sync and spend their time waiting on the API server, not on the CPU.
     settings.execution.max_workers = 20
