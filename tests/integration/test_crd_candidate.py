@@ -51,6 +51,7 @@ def problem(err: client.ApiException) -> str:
     """The API server's message, JSON-decoded (the raw body escapes quotes)."""
     return str(json.loads(err.body)["message"])
 
+
 BAD = [
     pytest.param(with_changes("model", _DELETE), "spec.model: Required value", id="missing-model"),
     pytest.param(
