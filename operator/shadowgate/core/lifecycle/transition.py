@@ -8,25 +8,19 @@ the history entry is written once, with the status that records the new phase.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from shadowgate.core.lifecycle import conditions, gating
+from shadowgate.core.lifecycle import conditions, gating, rollout
 from shadowgate.core.lifecycle.observations import (
     Action,
-    DeleteWorkload,
-    EmitEvent,
     EnsureWorkload,
     Observations,
-    PromoteProduction,
-    RecordRollback,
     RestoreRoutes,
-    SetRoutes,
 )
-from shadowgate.core.lifecycle.phases import InconclusiveAction, Phase, Promotion
-from shadowgate.core.lifecycle.status import HISTORY_LIMIT, HistoryEntry, Status, format_time
+from shadowgate.core.lifecycle.phases import InconclusiveAction, Phase
+from shadowgate.core.lifecycle.run import fresh_analysis
+from shadowgate.core.lifecycle.status import Status
 
 # Timer ticks jitter by a few tens of milliseconds; an analysis 50 ms early is still due.
 _DUE_SLACK_S = 0.05
@@ -51,45 +45,7 @@ def transition(status: Status, obs: Observations, now: datetime) -> Decision:
     return _Run(status, obs, now).decide()
 
 
-class _Run:
-    def __init__(self, status: Status, obs: Observations, now: datetime) -> None:
-        self.s = dataclasses.replace(status, observed_generation=obs.generation)
-        self.obs = obs
-        self.spec = obs.spec
-        self.now = now
-        self.actions: list[Action] = []
-
-    # -- plumbing ---------------------------------------------------------------------------
-
-    def update(self, **changes: Any) -> None:
-        self.s = dataclasses.replace(self.s, **changes)
-
-    def emit(self, reason: str, message: str, warning: bool = False) -> None:
-        self.actions.append(EmitEvent(reason=reason, message=message, warning=warning))
-
-    def goto(self, phase: Phase, reason: str, message: str, warning: bool = False, **changes: Any) -> None:
-        entry = HistoryEntry(
-            from_phase=str(self.s.phase),
-            to_phase=str(phase),
-            reason=reason,
-            message=message,
-            time=self.now,
-            generation=self.obs.generation,
-        )
-        history = (*self.s.history, entry)[-HISTORY_LIMIT:]
-        self.update(phase=phase, phase_since=self.now, reason=reason, message=message, history=history)
-        self.update(**changes)
-        self.emit(reason, message, warning)
-
-    def elapsed(self, since: datetime | None) -> float:
-        return (self.now - since).total_seconds() if since else 0.0
-
-    def cleanup(self) -> None:
-        """Put production routing back (only if this Candidate changed it) and remove the workload."""
-        if self.s.routes_touched:
-            self.actions.append(RestoreRoutes())
-        self.actions.append(DeleteWorkload())
-
+class _Run(rollout.Rollout):
     def decide(self) -> Decision:
         if not self.s.phase.terminal:
             self.step()
@@ -140,7 +96,7 @@ class _Run:
             Phase.DEPLOYING,
             "SpecChanged",
             f"generation {gen} changed the spec: analysis restarts from Deploying",
-            **_fresh_analysis(),
+            **fresh_analysis(),
             fingerprint=self.spec.fingerprint,
             routes_touched=False,
             paused_from=None,
@@ -174,99 +130,6 @@ class _Run:
             )
 
     # -- phases ----------------------------------------------------------------------------
-
-    def pending(self) -> None:
-        if self.obs.queue_ahead > 0:
-            self.goto(Phase.QUEUED, "Queued", f"{self.obs.queue_ahead} candidate(s) ahead for the target")
-        else:
-            self.deploy()
-
-    def queued(self) -> None:
-        if self.obs.queue_ahead == 0:
-            self.deploy()
-        else:
-            self.update(message=f"{self.obs.queue_ahead} candidate(s) ahead for the target")
-
-    def deploy(self) -> None:
-        self.actions.append(EnsureWorkload())
-        self.goto(Phase.DEPLOYING, "Deploying", "creating the candidate's model-server Deployment")
-
-    def deploying(self) -> None:
-        workload = self.obs.candidate
-        if workload.available:
-            self.emit("DeploymentReady", "the candidate's Deployment is Available")
-            self.after_deploy()
-        elif workload.failure:
-            self.cleanup()
-            self.goto(Phase.FAILED, "DeploymentFailed", workload.failure, True)
-        elif self.elapsed(self.s.phase_since) > self.spec.deploy_timeout_s:
-            self.cleanup()
-            self.goto(
-                Phase.FAILED,
-                "DeploymentTimedOut",
-                f"not Available within {self.spec.deploy_timeout_s:g}s",
-                True,
-            )
-        elif not workload.exists:
-            # Created on entry; recreate only if it vanished (each ensure is several API calls).
-            self.actions.append(EnsureWorkload())
-
-    def after_deploy(self) -> None:
-        if self.spec.evaluation_enabled:
-            self.goto(Phase.EVALUATING, "Evaluating", "offline golden-set evaluation", **_fresh_analysis())
-        else:
-            self.after_evaluation()
-
-    def after_evaluation(self) -> None:
-        if self.spec.shadow_enabled:
-            pct = self.spec.mirror_percent
-            self.actions.append(SetRoutes(primary_weight=100, canary_weight=0, mirror_percent=pct))
-            self.goto(
-                Phase.SHADOW,
-                "ShadowStarted",
-                f"mirroring {pct}% of traffic to the candidate",
-                weight=0,
-                mirror_percent=pct,
-                routes_touched=True,
-                **_fresh_analysis(self.now),
-            )
-        else:
-            self.after_shadow()
-
-    def after_shadow(self) -> None:
-        if self.spec.canary_steps:
-            self.enter_step(0)
-        else:
-            self.ready_to_promote()
-
-    def enter_step(self, index: int) -> None:
-        weight = self.spec.canary_steps[index]
-        self.actions.append(SetRoutes(primary_weight=100 - weight, canary_weight=weight, mirror_percent=0))
-        message = f"step {index + 1}/{len(self.spec.canary_steps)}: {weight}% of traffic to the candidate"
-        changes = dict(
-            step=index,
-            step_since=self.now,
-            weight=weight,
-            mirror_percent=0,
-            routes_touched=True,
-            **_fresh_analysis(self.now),
-        )
-        if self.s.phase is Phase.CANARY:
-            self.update(reason="StepAdvanced", message=message, **changes)
-            self.emit("StepAdvanced", message)
-        else:
-            self.goto(Phase.CANARY, "StepAdvanced", message, **changes)
-
-    def ready_to_promote(self) -> None:
-        if self.spec.promotion is Promotion.AUTO:
-            self.promote("Promoting", "all gates passed")
-        elif self.s.reason != "AwaitingApproval":
-            self.update(reason="AwaitingApproval", message="all gates passed; set spec.approve to promote")
-            self.emit("AwaitingApproval", self.s.message)
-
-    def promote(self, reason: str, message: str) -> None:
-        self.actions.append(PromoteProduction())
-        self.goto(Phase.PROMOTING, reason, f"{message}: rolling the production Deployment to the candidate")
 
     def analysing(self) -> None:
         workload = self.obs.candidate
@@ -341,51 +204,6 @@ class _Run:
     def met(self, since: datetime | None, min_duration_s: float, min_samples: int) -> bool:
         """The phase's or step's minimum duration and minimum samples are both reached."""
         return self.elapsed(since) >= min_duration_s and (self.obs.samples or 0) >= min_samples
-
-    def rollback(self, reason: str, message: str) -> None:
-        touched = self.s.routes_touched
-        self.cleanup()
-        if touched:
-            self.actions.append(RecordRollback(failed_at=format_time(self.now)))
-        self.goto(Phase.ROLLING_BACK, reason, message, True, failed_at=self.now, weight=0, mirror_percent=0)
-
-    def rolling_back(self) -> None:
-        if self.obs.candidate.exists:
-            self.cleanup()
-        else:
-            self.goto(
-                Phase.ROLLED_BACK, "RolledBack", f"rolled back: {self.s.message}", True, routes_touched=False
-            )
-
-    def promoting(self) -> None:
-        if self.obs.production_promoted:
-            self.actions.extend((RestoreRoutes(), DeleteWorkload()))
-            self.goto(
-                Phase.PROMOTED,
-                "Promoted",
-                "production serves the candidate's model",
-                weight=0,
-                mirror_percent=0,
-                step=None,
-                routes_touched=False,
-            )
-        elif self.elapsed(self.s.phase_since) > self.spec.promote_timeout_s:
-            self.cleanup()
-            self.goto(
-                Phase.FAILED,
-                "PromotionTimedOut",
-                f"production rollout not Available within {self.spec.promote_timeout_s:g}s",
-                True,
-                weight=0,
-                mirror_percent=0,
-            )
-        else:
-            self.actions.append(PromoteProduction())
-
-
-def _fresh_analysis(now: datetime | None = None) -> dict[str, Any]:
-    # A phase's first analysis waits one interval, so its gates see a full window of data.
-    return dict(last_analysis=now, inconclusive_count=0, unavailable_since=None)
 
 
 _PHASES = {
