@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
+from kubernetes.client.exceptions import ApiException
 from shadowgate.core.gates import observations, specs
 from shadowgate.core.verdicts import InconclusiveReason
 from shadowgate.evaluation import golden
@@ -128,3 +130,106 @@ def test_unavailable(
     assert isinstance(obs, observations.Unavailable)
     assert obs.reason is reason
     assert detail in obs.detail
+
+
+# --- KubernetesResolver against a fake API (the real API server is exercised by the operator's
+# integration tests; here each way resolution can fail must name what is missing) ---------------
+
+
+def pod(ip: str, ready: bool = True, deleting: bool = False) -> SimpleNamespace:
+    cond = SimpleNamespace(type="Ready", status="True" if ready else "False")
+    return SimpleNamespace(
+        status=SimpleNamespace(conditions=[cond], pod_ip=ip),
+        metadata=SimpleNamespace(deletion_timestamp="now" if deleting else None),
+    )
+
+
+class FakeKube:
+    def __init__(
+        self, cr: dict[str, Any] | None, data: dict[str, str] | None, pods: dict[str, list[Any]]
+    ) -> None:
+        self.cr, self.data, self.pods = cr, data, pods
+        self.selectors: list[str] = []
+
+    def get_namespaced_custom_object(self, group: str, version: str, ns: str, plural: str, name: str) -> Any:
+        if self.cr is None:
+            raise ApiException(status=404, reason="Not Found")
+        return self.cr
+
+    def read_namespaced_config_map(self, name: str, ns: str) -> Any:
+        if self.data is None:
+            raise ApiException(status=404, reason="Not Found")
+        return SimpleNamespace(data=self.data)
+
+    def list_namespaced_pod(self, ns: str, label_selector: str) -> Any:
+        self.selectors.append(label_selector)
+        variant = label_selector.rsplit("=", 1)[1]
+        return SimpleNamespace(items=self.pods.get(variant, []))
+
+
+GOLDEN_DATA = {
+    "catalog.jsonl": "".join(json.dumps(i) + "\n" for i in ITEMS),
+    "retrieval.jsonl": json.dumps({"id": "q1", "query": "calm", "judgments": {"m1": 3}}) + "\n",
+}
+CR = {"spec": {"evaluation": {"goldenSet": {"configMap": "golden"}}}}
+PODS = {"canary": [pod("127.0.0.5", ready=False), pod("127.0.0.9")], "primary": [pod("127.0.0.8")]}
+
+
+def resolve(fake: FakeKube, monkeypatch: pytest.MonkeyPatch) -> evaluation.Resolved:
+    from kubernetes import client as k8s
+
+    monkeypatch.setattr(k8s, "CoreV1Api", lambda api: fake)
+    monkeypatch.setattr(k8s, "CustomObjectsApi", lambda api: fake)
+
+    async def inline(fn: Any, *args: Any) -> Any:
+        return fn(*args)
+
+    return asyncio.run(evaluation.KubernetesResolver(object(), run=inline).resolve(CTX))
+
+
+def test_resolver_finds_ready_pods_and_the_golden_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeKube(CR, GOLDEN_DATA, PODS)
+    resolved = resolve(fake, monkeypatch)
+    assert resolved.candidate_endpoint == "http://127.0.0.9:8080"  # the unready Pod is skipped
+    assert resolved.baseline_endpoint == "http://127.0.0.8:8080"
+    assert resolved.golden.content_hash == golden.load_files(GOLDEN_DATA).content_hash
+    assert fake.selectors == [
+        "shadowgate.dev/candidate=cand,shadowgate.dev/variant=canary",
+        "shadowgate.dev/target=retriever,shadowgate.dev/variant=primary",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cr", "data", "pods", "message"),
+    [
+        pytest.param(None, GOLDEN_DATA, PODS, "cannot read Candidate ns/cand: 404", id="no-candidate"),
+        pytest.param(
+            {"spec": {}}, GOLDEN_DATA, PODS, "no spec.evaluation.goldenSet.configMap", id="no-golden-set"
+        ),
+        pytest.param(CR, None, PODS, "cannot read golden-set ConfigMap ns/golden: 404", id="no-configmap"),
+        pytest.param(
+            CR, GOLDEN_DATA, {"primary": PODS["primary"]}, "no Ready candidate Pod", id="no-candidate-pod"
+        ),
+        pytest.param(
+            CR,
+            GOLDEN_DATA,
+            {"canary": PODS["canary"], "primary": [pod("127.0.0.8", deleting=True)]},
+            "no Ready baseline Pod",
+            id="baseline-terminating",
+        ),
+    ],
+)
+def test_resolver_names_what_is_missing(
+    cr: dict[str, Any] | None,
+    data: dict[str, str] | None,
+    pods: dict[str, list[Any]],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(evaluation.ResolveError, match=message):
+        resolve(FakeKube(cr, data, pods), monkeypatch)
+
+
+def test_bad_golden_configmap_is_a_golden_set_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(golden.GoldenSetError, match=r"ConfigMap ns/golden/retrieval\.jsonl line 1"):
+        resolve(FakeKube(CR, {**GOLDEN_DATA, "retrieval.jsonl": "{oops"}, PODS), monkeypatch)
