@@ -189,3 +189,17 @@ def test_operator_reconnects_after_an_api_server_restart(env: Env, stack: Stack)
     status = env.wait_phase("survivor", "Promoted", timeout=150)
     no_duplicates(status)
     assert env.production_archive() == GOOD_ARCHIVE
+
+
+def test_candidate_that_stops_serving_in_shadow_fails_and_routing_is_restored(env: Env) -> None:
+    env.evidence.error_ratio.labels(env.ns).set(0.05)
+    env.production()
+    env.create("dies", slow(env))
+    env.wait_phase("dies", "Shadow")
+    # The candidate's process goes away (scaled to zero behind the operator's back).
+    env.apps.patch_namespaced_deployment("dies-cand", env.ns, {"spec": {"replicas": 0}})
+    status = env.wait_phase("dies", "Failed")
+    assert status["reason"] == "CandidateUnavailable"
+    table = env.table()
+    assert (table["shadow"], table["mirrorPercent"], table["canary"]) == (None, 0, None)
+    assert env.production_archive() == BASE_ARCHIVE

@@ -102,9 +102,11 @@ def _workload(rt: Runtime, subject: Subject) -> o.Workload:
         deployment = rt.reader.get(subject.namespace, subject.workload)
     except NotFound:
         return o.Workload()
+    # A candidate with no ready Pod serves nothing, even if scaled to 0 "successfully".
+    serving = int((deployment.get("status") or {}).get("availableReplicas") or 0) >= 1
     return o.Workload(
         exists=True,
-        available=workload.available(deployment),
+        available=workload.available(deployment) and serving,
         failure=workload.failure(deployment),
     )
 
