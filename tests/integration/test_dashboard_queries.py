@@ -101,26 +101,8 @@ def fed_prometheus(stack: Any) -> Iterator[str]:
             server.shutdown()
 
 
-def _operator_metric_names() -> set[str]:
-    from shadowgate.controller.metrics import Metrics
-
-    return {family.name for family in Metrics().registry.collect()}
-
-
-# Metrics docs/architecture.md promises that the operator's registry may not have yet: their panels
-# are expected to fail (strictly) until it does, and are checked like every other panel from then on.
-NOT_EXPORTED_YET = {"shadowgate_candidate_phase", "shadowgate_gate_threshold"} - _operator_metric_names()
-
-
 def _params() -> list[Any]:
-    out = []
-    for q in dashboard.queries():
-        marks = []
-        missing = [m for m in NOT_EXPORTED_YET if m in q.expr]
-        if missing:
-            marks.append(pytest.mark.xfail(strict=True, reason=f"operator does not export {missing} yet"))
-        out.append(pytest.param(q, id=f"{q.panel}-{q.ref_id}", marks=marks))
-    return out
+    return [pytest.param(q, id=f"{q.panel}-{q.ref_id}") for q in dashboard.queries()]
 
 
 @pytest.mark.parametrize("query", _params())
