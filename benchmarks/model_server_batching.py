@@ -21,7 +21,21 @@ import orjson
 from model_server.archive import samples
 from model_server.archive.manifest import BatchSettings
 
-WORDS = "healing calm iyashikei dark fantasy pirates karuta camping cats school robots island ghosts".split()
+WORDS = [
+    "healing",
+    "calm",
+    "iyashikei",
+    "dark",
+    "fantasy",
+    "pirates",
+    "karuta",
+    "camping",
+    "cats",
+    "school",
+    "robots",
+    "island",
+    "ghosts",
+]
 
 
 async def _client(host: str, port: int, stop_at: float, worker: int, latencies: list[float]) -> int:
@@ -30,7 +44,10 @@ async def _client(host: str, port: int, stop_at: float, worker: int, latencies: 
     while time.perf_counter() < stop_at:
         words = [WORDS[(worker * 7 + done * 3 + i) % len(WORDS)] for i in range(4)]
         body = orjson.dumps({"query": f"{' '.join(words)} manga {worker}-{done}", "k": 3})
-        head = f"POST /predictions/retriever HTTP/1.1\r\nHost: b\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        head = (
+            "POST /predictions/retriever HTTP/1.1\r\nHost: b\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
         started = time.perf_counter()
         writer.write(head.encode() + body)
         headers = await reader.readuntil(b"\r\n\r\n")
