@@ -16,7 +16,7 @@ echo "== import contracts"
 lint-imports
 echo "== pytest"
 set +e
-pytest "$@"
+pytest --durations=15 "$@"
 rc=$?
 set -e
 # Exit 5 means pytest collected no test: that is a failure of the suite, not a pass.
