@@ -148,6 +148,9 @@ def _sample(at: float, phase: str, weight: float) -> watch.RouteSample:
             id="weight-zero-after-failure",
         ),
         pytest.param("2026-11-26T00:00:10Z", [_sample(1795651212.0, "Canary", 25)], None, id="never-zero"),
+        pytest.param(
+            "2026-11-26T00:00:10Z", [_sample(1795651211.0, "RollingBack", 0)], None, id="never-served-users"
+        ),
     ],
 )
 def test_rollback_seconds(

@@ -323,8 +323,8 @@ class Demo:
 
 def _rollback_seconds(status: dict[str, Any], samples: list[RouteSample]) -> float | None:
     failed_at = _ts(status.get("failedAt"))
-    if failed_at is None:
-        return None
+    if failed_at is None or not any(s.weight > 0 for s in samples):
+        return None  # never failed, or never served users (e.g. failed offline evaluation)
     for sample in samples:
         if (
             sample.at >= failed_at - 1
