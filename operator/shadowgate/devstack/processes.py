@@ -155,7 +155,14 @@ def stop(record: ProcessRecord, grace_s: float = 10.0) -> None:
             return
         time.sleep(0.05)
     _signal_all(group_members(record.pid), record.pid, signal.SIGKILL)
-    _reap(record.pid)
+    # SIGKILL is delivered asynchronously: on a loaded machine the process can still be alive
+    # for a while after kill() returns, so wait (bounded) until the group is really gone.
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        _reap(record.pid)
+        if not group_members(record.pid):
+            return
+        time.sleep(0.02)
 
 
 def kill_strays(stack_id: str, sids: Iterable[int], wait_s: float = 5.0) -> list[int]:
