@@ -140,19 +140,25 @@ def load_files(files: Mapping[str, bytes | str], source: str = "golden set") -> 
     return GoldenSet(content_hash(raw), catalog, retrieval, rerank, intents, costs)
 
 
-def _lines(data: bytes, name: str, source: str) -> list[tuple[int, dict[str, Any]]]:
+def jsonl_rows(text: str, where: str, error: type[Exception]) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of JSON Lines ``text``; a line that is not a
+    JSON object raises ``error`` naming ``where`` and the line. The simulator's query log uses it too."""
     out = []
-    for number, line in enumerate(data.decode("utf-8", errors="strict").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise GoldenSetError(f"{source}/{name} line {number}: not JSON ({exc.msg})") from exc
+            raise error(f"{where} line {number}: not JSON ({exc.msg})") from exc
         if not isinstance(obj, dict):
-            raise GoldenSetError(f"{source}/{name} line {number}: expected an object")
+            raise error(f"{where} line {number}: expected an object")
         out.append((number, obj))
     return out
+
+
+def _lines(data: bytes, name: str, source: str) -> list[tuple[int, dict[str, Any]]]:
+    return jsonl_rows(data.decode("utf-8", errors="strict"), f"{source}/{name}", GoldenSetError)
 
 
 def _field(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:

@@ -8,14 +8,13 @@ queries is fixed by the seed alone.
 
 from __future__ import annotations
 
-import json
 import pathlib
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shadowgate.evaluation import relevance
+from shadowgate.evaluation import golden, relevance
 
 
 class WorkloadError(ValueError):
@@ -53,18 +52,7 @@ def _jsonl(path: pathlib.Path) -> list[tuple[int, dict[str, Any]]]:
         text = path.read_text()
     except OSError as exc:
         raise WorkloadError(f"cannot read {path}: {exc.strerror}") from exc
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise WorkloadError(f"{path} line {number}: not JSON ({exc.msg})") from exc
-        if not isinstance(obj, dict):
-            raise WorkloadError(f"{path} line {number}: expected an object")
-        rows.append((number, obj))
-    return rows
+    return golden.jsonl_rows(text, str(path), WorkloadError)
 
 
 def load(query_log: pathlib.Path, catalog: pathlib.Path) -> Workload:
