@@ -90,3 +90,15 @@ def namespace(kube_api: client.ApiClient, request: pytest.FixtureRequest) -> Ite
         except client.ApiException as err:
             if err.status != 404:
                 raise
+
+
+@pytest.fixture
+def core(kube_api: client.ApiClient) -> client.CoreV1Api:
+    """The core/v1 API of the test stack, as admin."""
+    return client.CoreV1Api(kube_api)
+
+
+@pytest.fixture
+def apps(kube_api: client.ApiClient) -> client.AppsV1Api:
+    """The apps/v1 API of the test stack, as admin."""
+    return client.AppsV1Api(kube_api)

@@ -41,16 +41,6 @@ from shadowgate.devstack.stack import Stack
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def core(kube_api: client.ApiClient) -> client.CoreV1Api:
-    return client.CoreV1Api(kube_api)
-
-
-@pytest.fixture
-def apps(kube_api: client.ApiClient) -> client.AppsV1Api:
-    return client.AppsV1Api(kube_api)
-
-
 def test_node_is_registered_ready_with_a_fresh_lease(kube_api: client.ApiClient, stack: Stack) -> None:
     core = client.CoreV1Api(kube_api)
 

@@ -32,16 +32,6 @@ from shadowgate.devstack.stack import Stack
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def core(kube_api: client.ApiClient) -> client.CoreV1Api:
-    return client.CoreV1Api(kube_api)
-
-
-@pytest.fixture
-def apps(kube_api: client.ApiClient) -> client.AppsV1Api:
-    return client.AppsV1Api(kube_api)
-
-
 def _agent_record(stack: Stack) -> processes.ProcessRecord:
     return state.load(stack.layout).components["node-agent"]
 

@@ -130,11 +130,6 @@ def gone(core: client.CoreV1Api, namespace: str, name: str) -> bool:
     return False
 
 
-@pytest.fixture
-def core(kube_api: client.ApiClient) -> client.CoreV1Api:
-    return client.CoreV1Api(kube_api)
-
-
 def test_pod_acts_as_its_service_account_with_exactly_its_role(
     core: client.CoreV1Api, kube_api: client.ApiClient, namespace: str, stack: Stack, tmp_path: pathlib.Path
 ) -> None:
