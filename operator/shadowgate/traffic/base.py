@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from shadowgate.traffic.applied import Evidence
+
 
 class RouteNotFound(LookupError):
     """The production route does not exist: the target is missing, production is left alone."""
@@ -47,6 +49,16 @@ class TrafficProvider(Protocol):
         ...
 
     def get_routes(self, target: RouteTarget) -> Routes: ...
+
+    def applied(self, target: RouteTarget) -> Evidence:
+        """The route's written version and, where the provider can read them, the data plane's
+        reports of what it applies (``applied.decide`` judges them); raise ``RouteNotFound``."""
+        ...
+
+    def stickiness(self, target: RouteTarget) -> str:
+        """Empty when a canary split is sticky by ``target.sticky_key`` (or there is no split);
+        else, for the Candidate's Event, why users may switch variants between requests."""
+        ...
 
     def finalize(self, target: RouteTarget) -> None:
         """Production routing: 100 % primary, no candidate backend, no mirror. A missing route is fine."""

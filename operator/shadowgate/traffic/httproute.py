@@ -4,7 +4,17 @@ The HTTPRoute named by the target's route is owned by the platform; shadowgate e
 rules that send traffic to the production Service: it sets the primary and candidate
 backendRefs' weights and adds or removes a ``RequestMirror`` filter (``percent``, Gateway API
 >= v1.2) pointing at the candidate. Other rules, matches and filters are left as they are.
-Gateway API has no sticky split, so ``sticky_key`` does not apply here.
+
+Stickiness: while the candidate takes a share, the steered rules get the Gateway API's session
+persistence (GEP-1619: ``sessionPersistence`` with ``type: Header`` and ``sessionName`` = the
+Candidate's sticky key), marked as shadowgate's by the route annotation ``ANNOTATION`` so that
+production routing removes exactly what shadowgate added and keeps a platform's own setting.
+``sessionPersistence`` exists only in the experimental channel's CRD (gateway-api v1.3.0); the
+standard channel's API server prunes it on write. The provider does not guess which one is
+installed: ``stickiness`` reads the stored route back, and a rule without the persistence means
+the split is per request, which the operator reports as ``StickinessUnsupported``.
+Applied state: ``applied`` reports each parent Gateway's ``Accepted`` condition's
+``observedGeneration`` against the route's ``generation`` (``traffic.applied``).
 """
 
 from __future__ import annotations
@@ -13,9 +23,12 @@ import copy
 from typing import Any
 
 from shadowgate.kube.base import Conflict, CustomObjects, NotFound
+from shadowgate.traffic.applied import Evidence, Report
 from shadowgate.traffic.base import RouteNotFound, Routes, RouteTarget
 
 GROUP, VERSION, PLURAL = "gateway.networking.k8s.io", "v1", "httproutes"
+# The sticky key whose sessionPersistence shadowgate added to the steered rules.
+ANNOTATION = "shadowgate.dev/session-persistence"
 _RETRIES = 5
 
 
@@ -27,12 +40,27 @@ def _steered(rule: dict[str, Any], target: RouteTarget) -> bool:
     return any(_is(ref, target.primary_service) for ref in rule.get("backendRefs") or [])
 
 
+def persistence(sticky_key: str) -> dict[str, str]:
+    # Both fields spelled out (``type`` defaults to Cookie), so a re-read rule compares equal.
+    return {"sessionName": sticky_key, "type": "Header"}
+
+
 def desired_route(route: dict[str, Any], target: RouteTarget, routes: Routes) -> dict[str, Any]:
     """The HTTPRoute with this Candidate's routing applied (pure)."""
     out = copy.deepcopy(route)
+    annotations = out.setdefault("metadata", {}).get("annotations") or {}
+    ours = persistence(annotations[ANNOTATION]) if ANNOTATION in annotations else None
+    sticky = False
     for rule in out.get("spec", {}).get("rules") or []:
         if not _steered(rule, target):
             continue
+        if routes.canary_weight > 0:
+            # A platform's own session persistence is left alone; ours follows the sticky key.
+            if "sessionPersistence" not in rule or rule["sessionPersistence"] == ours:
+                rule["sessionPersistence"] = persistence(target.sticky_key)
+                sticky = True
+        elif ours is not None and rule.get("sessionPersistence") == ours:
+            del rule["sessionPersistence"]
         refs = [r for r in rule.get("backendRefs") or [] if not _is(r, target.candidate_service)]
         for ref in refs:
             if _is(ref, target.primary_service):
@@ -57,7 +85,67 @@ def desired_route(route: dict[str, Any], target: RouteTarget, routes: Routes) ->
             rule["filters"] = filters
         else:
             rule.pop("filters", None)
+    if sticky:
+        annotations = {**annotations, ANNOTATION: target.sticky_key}
+    elif routes.canary_weight == 0:
+        annotations = {k: v for k, v in annotations.items() if k != ANNOTATION}
+    if annotations:
+        out["metadata"]["annotations"] = annotations
+    else:
+        out["metadata"].pop("annotations", None)
     return out
+
+
+def stickiness_of(route: dict[str, Any], target: RouteTarget) -> str:
+    """Empty when every steered rule that splits to the candidate pins users by the sticky
+    key; else why the split is per request (pure, over the route as the API server stored it)."""
+    for rule in route.get("spec", {}).get("rules") or []:
+        splits = any(_is(r, target.candidate_service) for r in rule.get("backendRefs") or [])
+        if not (_steered(rule, target) and splits):
+            continue
+        have = rule.get("sessionPersistence")
+        if have is None:
+            return (
+                f"HTTPRoute {target.namespace}/{target.route}: the installed HTTPRoute CRD dropped"
+                " sessionPersistence (Gateway API standard channel), so the canary split is per"
+                f" request, not per user: {target.sticky_key} does not pin a user to one variant"
+            )
+        if have != persistence(target.sticky_key):
+            return (
+                f"HTTPRoute {target.namespace}/{target.route} keeps the platform's sessionPersistence"
+                f" {have}; users are pinned by that, not by {target.sticky_key}"
+            )
+    return ""
+
+
+def _parent_key(ref: dict[str, Any], namespace: str) -> tuple[str, ...]:
+    return (
+        str(ref.get("group", GROUP)),
+        str(ref.get("kind", "Gateway")),
+        str(ref.get("namespace", namespace)),
+        str(ref.get("name", "")),
+        str(ref.get("sectionName", "")),
+        str(ref.get("port", "")),
+    )
+
+
+def applied_of(route: dict[str, Any]) -> Evidence:
+    """Each parent's ``Accepted`` generation versus the route's ``generation`` (pure)."""
+    meta = route.get("metadata") or {}
+    namespace = str(meta.get("namespace", ""))
+    generation = meta.get("generation")
+    accepted: dict[tuple[str, ...], list[int | None]] = {}
+    for parent in (route.get("status") or {}).get("parents") or []:
+        cond = next((c for c in parent.get("conditions") or [] if c.get("type") == "Accepted"), None)
+        ok = cond is not None and cond.get("status") == "True" and "observedGeneration" in cond
+        version = int(cond["observedGeneration"]) if ok and cond is not None else None
+        accepted.setdefault(_parent_key(parent.get("parentRef") or {}, namespace), []).append(version)
+    reports = []
+    for ref in (route.get("spec") or {}).get("parentRefs") or []:
+        seen = accepted.get(_parent_key(ref, namespace)) or [None]
+        version = None if None in seen else min(v for v in seen if v is not None)
+        reports.append(Report(replica=f"Gateway {ref.get('name', '')}", version=version))
+    return Evidence(written=int(generation) if generation is not None else None, reports=tuple(reports))
 
 
 def _service_ref(name: str, port: int) -> dict[str, Any]:
@@ -123,6 +211,12 @@ class HTTPRouteProvider:
 
     def get_routes(self, target: RouteTarget) -> Routes:
         return routes_of(self._read(target), target)
+
+    def applied(self, target: RouteTarget) -> Evidence:
+        return applied_of(self._read(target))
+
+    def stickiness(self, target: RouteTarget) -> str:
+        return stickiness_of(self._read(target), target)
 
     def finalize(self, target: RouteTarget) -> None:
         try:

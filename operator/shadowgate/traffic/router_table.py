@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from shadowgate.kube.base import ConfigMaps, Conflict, NotFound
+from shadowgate.traffic.applied import Evidence
 from shadowgate.traffic.base import RouteNotFound, Routes, RouteTarget
 
 KEY = "route.json"
@@ -94,6 +95,14 @@ class RouterTableProvider:
 
     def get_routes(self, target: RouteTarget) -> Routes:
         return routes_of(self._read(target)[0])
+
+    def applied(self, target: RouteTarget) -> Evidence:
+        # Each router replica reports the version it applies as a metric, not in the ConfigMap;
+        # the analysis reads those reports from Prometheus (reports=None).
+        return Evidence(written=int(self._read(target)[0].get("version") or 0))
+
+    def stickiness(self, target: RouteTarget) -> str:
+        return ""  # the router hashes stickyKey itself (docs/router.md)
 
     def finalize(self, target: RouteTarget) -> None:
         try:
