@@ -1,6 +1,6 @@
 """The operator's observed facts reach the preset's check gate under the names it asks for
 (integration fix from the e2e work: the rollback gate stayed NoData, holding every mangaassist
-Candidate in Shadow)."""
+Candidate in Shadow). The router check is answered only when proven (tests/unit/test_rollback_applied.py)."""
 
 from __future__ import annotations
 
@@ -10,26 +10,35 @@ from shadowgate.core.gates import presets
 from shadowgate.core.lifecycle.phases import Phase
 from shadowgate.core.verdicts import Verdict
 from shadowgate.sources.base import QueryContext
+from shadowgate.traffic.applied import Evidence, Report
 
 
 @pytest.mark.parametrize(
-    ("checks", "want"),
+    ("checks", "route_applied", "want"),
     [
         pytest.param(
             {"rollback": True},
+            True,
             {"rollback": True, presets.ROUTER_ACCEPTS_ZERO_WEIGHT: True, presets.PRIMARY_HEALTHY: True},
-            id="healthy",
+            id="healthy-and-applied",
+        ),
+        pytest.param(
+            {"rollback": True},
+            None,
+            {"rollback": True, presets.PRIMARY_HEALTHY: True},
+            id="router-unproven-is-left-out",
         ),
         pytest.param(
             {"rollback": False},
+            True,
             {"rollback": False, presets.ROUTER_ACCEPTS_ZERO_WEIGHT: True, presets.PRIMARY_HEALTHY: False},
             id="primary-unavailable",
         ),
-        pytest.param({}, {}, id="nothing-observed"),
+        pytest.param({}, None, {}, id="nothing-observed"),
     ],
 )
-def test_operator_checks(checks: dict[str, bool], want: dict[str, bool]) -> None:
-    assert operator_checks(checks) == want
+def test_operator_checks(checks: dict[str, bool], route_applied: bool | None, want: dict[str, bool]) -> None:
+    assert operator_checks(checks, route_applied) == want
 
 
 @pytest.mark.parametrize(
@@ -42,6 +51,8 @@ def test_preset_rollback_gate_is_decided(available: bool, verdict: Verdict) -> N
         phase=Phase.SHADOW,
         gates={"preset": "mangaassist"},
         checks={"rollback": available},
+        # A Gateway that accepted the route's current generation: proof the route is applied.
+        route=Evidence(written=3, reports=(Report("Gateway gw", 3),)),
     )
     results = {r.gate: r for r in EngineAnalyzer({}).analyse(request)}
     assert results["rollback"].verdict is verdict

@@ -9,10 +9,16 @@ import copy
 from typing import Any
 
 import pytest
+from shadowgate.controller import act, candidate
+from shadowgate.controller.metrics import Metrics
+from shadowgate.controller.runtime import Runtime, Subject
+from shadowgate.core.lifecycle import observations as o
 from shadowgate.kube.base import Obj
 from shadowgate.traffic import httproute
 from shadowgate.traffic.base import Routes, RouteTarget
 from shadowgate.traffic.router_table import RouterTableProvider
+from test_controller import FakeDeployments, FakeServices, ScriptedAnalyzer, production
+from test_controller import spec as controller_spec
 from test_traffic import FakeConfigMaps, FakeObjects, http_route
 
 TARGET = RouteTarget("manga", "retriever", "retriever", "adapter-cand", sticky_key="X-Session-Id")
@@ -137,3 +143,46 @@ def test_standard_channel_finalize_drops_the_annotation() -> None:
 def test_router_table_is_always_sticky() -> None:
     table = {"route": "retriever", "version": 1, "primary": {"url": "http://p"}}
     assert RouterTableProvider(FakeConfigMaps({"retriever": table})).stickiness(TARGET) == ""
+
+
+def _subject(objects: FakeObjects, sticky_key: str = "X-Session-Id") -> tuple[Runtime, Subject, list[Any]]:
+    raw = controller_spec(
+        target={"deployment": "retriever", "route": "retriever", "provider": "gateway"},
+        canary={"steps": [10, 50], "stepDuration": "10s", "stickyKey": sticky_key},
+    )
+    events: list[Any] = []
+    rt = Runtime(
+        deployments=FakeDeployments({"retriever": production()}),
+        services=FakeServices({}),
+        configmaps=FakeConfigMaps({}),
+        objects=objects,
+        analyzer=ScriptedAnalyzer(),
+        samples=None,
+        metrics=Metrics(),
+        events=lambda body, kind, reason, message: events.append((kind, reason, message)),
+    )
+    body = {"metadata": {"name": "adapter", "namespace": "manga", "uid": "u1", "generation": 1}, "spec": raw}
+    subject = Subject("manga", "adapter", "u1", 1, candidate.parse(raw), body)
+    return rt, subject, events
+
+
+@pytest.mark.parametrize(
+    ("objects", "action", "want"),
+    [
+        pytest.param(
+            PruningObjects(http_route()),
+            o.SetRoutes(90, 10, 0),
+            ["StickinessUnsupported"],
+            id="standard-canary",
+        ),
+        pytest.param(FakeObjects(http_route()), o.SetRoutes(90, 10, 0), [], id="experimental-canary"),
+        pytest.param(PruningObjects(http_route()), o.SetRoutes(100, 0, 100), [], id="standard-shadow"),
+    ],
+)
+def test_act_reports_a_per_request_split(objects: FakeObjects, action: o.Action, want: list[str]) -> None:
+    rt, subject, events = _subject(objects)
+    act.apply(rt, subject, production(), (action,))
+    assert [reason for _, reason, _ in events] == want
+    if want:
+        kind, _, message = events[0]
+        assert kind == "Warning" and "per request, not per user" in message and "X-Session-Id" in message

@@ -11,7 +11,7 @@ from shadowgate.controller.runtime import Runtime, Subject
 from shadowgate.core.lifecycle import observations as o
 from shadowgate.core.lifecycle.status import parse_time
 from shadowgate.kube.base import NotFound, Obj
-from shadowgate.traffic.base import Routes
+from shadowgate.traffic.base import Routes, RouteTarget, TrafficProvider
 
 
 def apply(rt: Runtime, subject: Subject, production: Obj | None, actions: tuple[o.Action, ...]) -> None:
@@ -26,6 +26,8 @@ def apply(rt: Runtime, subject: Subject, production: Obj | None, actions: tuple[
         elif isinstance(action, o.SetRoutes):
             routes = Routes(action.primary_weight, action.canary_weight, action.mirror_percent)
             traffic.set_routes(target, routes)
+            if routes.canary_weight > 0:
+                _report_stickiness(rt, subject, traffic, target)
         elif isinstance(action, o.RestoreRoutes):
             traffic.finalize(target)
         elif isinstance(action, o.PromoteProduction):
@@ -36,6 +38,14 @@ def apply(rt: Runtime, subject: Subject, production: Obj | None, actions: tuple[
             failed_at = parse_time(action.failed_at)
             if failed_at is not None:
                 rt.metrics.rollback.observe(max(0.0, (rt.clock() - failed_at).total_seconds()))
+
+
+def _report_stickiness(rt: Runtime, subject: Subject, traffic: TrafficProvider, target: RouteTarget) -> None:
+    """A canary split that cannot pin users to one variant (a Gateway whose HTTPRoute CRD has no
+    session persistence) is said on the Candidate, at each step, instead of passing silently."""
+    notice = traffic.stickiness(target)
+    if notice:
+        rt.events(subject.body, "Warning", "StickinessUnsupported", notice)
 
 
 def _ensure(rt: Runtime, subject: Subject, production: Obj | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -20,6 +20,7 @@ from shadowgate.core.gates import specs
 from shadowgate.kube import client as kube
 from shadowgate.sources import evaluation
 from shadowgate.sources.prometheus import PrometheusSource
+from shadowgate.sources.router_versions import PrometheusRouterVersions, RouterVersions
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,12 @@ def build(settings: Settings) -> Runtime:
     api = client.ApiClient(configuration)
     sources: dict[specs.Source, Any] = {}
     samples = None
+    router_versions: Callable[[], RouterVersions] | None = None
     if settings.prometheus_url:
         samples = PrometheusSamples(settings.prometheus_url)
         sources[specs.Source.PROMETHEUS] = functools.partial(PrometheusSource, settings.prometheus_url)
+        # The rollback gate's router check reads the routers' applied table versions here.
+        router_versions = functools.partial(PrometheusRouterVersions, settings.prometheus_url)
     # Golden-set results are cached for the operator's lifetime: each Pod is evaluated once.
     cache = evaluation.ResultsCache()
     sources[specs.Source.EVALUATION] = lambda: evaluation.EvaluationSource(
@@ -112,7 +116,7 @@ def build(settings: Settings) -> Runtime:
         services=kube.ClientServices(api),
         configmaps=kube.ClientConfigMaps(api),
         objects=kube.ClientCustomObjects(api),
-        analyzer=EngineAnalyzer(sources),
+        analyzer=EngineAnalyzer(sources, router_versions),
         samples=samples,
         metrics=metrics.Metrics(),
         events=_post_event,

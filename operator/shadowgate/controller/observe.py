@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from shadowgate.controller import workload
-from shadowgate.controller.analysis import AnalysisRequest
+from shadowgate.controller.analysis import AnalysisRequest, route_evidence
 from shadowgate.controller.runtime import Runtime, Subject
 from shadowgate.core.lifecycle import observations as o
 from shadowgate.core.lifecycle.phases import Phase
@@ -65,6 +65,8 @@ def gather(rt: Runtime, subject: Subject, status: Status, queue_ahead: int, now:
             gates=spec.gates,
             checks={"rollback": workload.available(production)},
             model_kind=_model_kind(spec) if status.phase is Phase.EVALUATING else None,
+            # Direct read, not the watch cache: the version must be at least the last write.
+            route=route_evidence(rt.traffic(spec.target.provider), subject.route_target()),
         )
         base["gates"] = rt.analyzer.analyse(request)
         base["gate_limits"] = tuple(sorted(rt.analyzer.limits(spec.gates).items()))
