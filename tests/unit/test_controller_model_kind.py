@@ -57,7 +57,11 @@ class _Everything:
 @pytest.mark.parametrize(
     ("kind", "want"),
     [
-        pytest.param("retriever", {"factuality", "spoiler-safety", "offline-quality"}, id="retriever"),
+        pytest.param(
+            "retriever",
+            {"factuality", "spoiler-safety", "offline-quality", "no-slice-regression"},
+            id="retriever",
+        ),
         pytest.param("classifier", {"business-weighted-harm", "rare-class-recall"}, id="classifier"),
         pytest.param(
             None,
@@ -67,6 +71,7 @@ class _Everything:
                 "factuality",
                 "spoiler-safety",
                 "offline-quality",
+                "no-slice-regression",
             },
             id="unknown-all",
         ),

@@ -181,7 +181,7 @@ class Evaluator:
         for q, answer in zip(golden.retrieval, answers, strict=True):
             items = _items(answer, calls)
             scored.append(
-                ranking.Scored(q.slices, ranking.query_metrics([i["id"] for i in items], q.judgments))
+                ranking.Scored(q.slices, ranking.query_metrics([i["id"] for i in items], q.judgments), q.id)
             )
             outputs.append(safety.Output(items, answer or {}))
         return {"retrieval": ranking.aggregate(scored), "safety": safety.metrics(outputs, golden.catalog)}
@@ -206,7 +206,9 @@ class Evaluator:
             # Grades count only for items the reranker was shown: the ideal is over candidates.
             shown = {c: r.query.judgments.get(c, 0) for c in r.candidates}
             scored.append(
-                ranking.Scored(r.query.slices, ranking.query_metrics([i["id"] for i in items], shown))
+                ranking.Scored(
+                    r.query.slices, ranking.query_metrics([i["id"] for i in items], shown), r.query.id
+                )
             )
             outputs.append(safety.Output(items, answer or {}, allowed=set(r.candidates)))
         return {"reranking": ranking.aggregate(scored), "safety": safety.metrics(outputs, golden.catalog)}

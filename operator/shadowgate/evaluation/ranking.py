@@ -6,6 +6,10 @@ Definitions (documented in docs/data.md; ``relevant`` means grade >= ``RELEVANT_
 - ``ndcg@k`` with gain 2^grade - 1 and discount 1/log2(rank + 1), ideal from the judgments.
 - ``mrr`` = 1 / rank of the first relevant item in the returned list (0 if none).
 A query without any relevant item is skipped (it cannot be scored), and counted.
+
+``aggregate`` also lists every scored query's own metrics under ``queries`` (id, slices,
+metrics): per-slice gates compare candidate and baseline query by query (paired), which a
+slice mean cannot support (docs/gates.md, ``slice-regression``).
 """
 
 from __future__ import annotations
@@ -61,10 +65,11 @@ def query_metrics(ranked: Sequence[str], judgments: Mapping[str, int]) -> dict[s
 
 @dataclass(frozen=True)
 class Scored:
-    """One query's metrics and the slices it belongs to."""
+    """One query's metrics and the slices it belongs to (``id``: the golden query's id)."""
 
     slices: tuple[str, ...]
     metrics: Mapping[str, float | None]
+    id: str = ""
 
 
 def _mean(rows: Iterable[Mapping[str, float | None]]) -> dict[str, float]:
@@ -78,8 +83,10 @@ def _mean(rows: Iterable[Mapping[str, float | None]]) -> dict[str, float]:
 
 
 def aggregate(scored: Sequence[Scored]) -> dict[str, object]:
-    """``{"global": {metric: mean, "n": queries}, "slices": {slice: {...}}}``; a metric a
-    query could not score (no relevant items) is left out of that query's means."""
+    """``{"global": {metric: mean, "n": queries}, "slices": {slice: {...}},
+    "queries": [{"id", "slices", metric: value}]}``; a metric a query could not score (no
+    relevant items) is left out of that query's means, and a query with no relevant item
+    at all is left out of ``queries``."""
     usable = [s for s in scored if s.metrics.get("mrr") is not None]
     result: dict[str, object] = {"global": {**_mean(s.metrics for s in usable), "n": len(usable)}}
     slices: dict[str, dict[str, float]] = {}
@@ -88,4 +95,8 @@ def aggregate(scored: Sequence[Scored]) -> dict[str, object]:
         slices[name] = {**_mean(s.metrics for s in members), "n": len(members)}
     result["slices"] = slices
     result["unscorable_queries"] = len(scored) - len(usable)
+    result["queries"] = [
+        {"id": s.id, "slices": list(s.slices), **{k: v for k, v in s.metrics.items() if v is not None}}
+        for s in usable
+    ]
     return result

@@ -131,20 +131,16 @@ class EvaluationSource:
 
     async def observe(self, spec: specs.GateSpec, context: QueryContext) -> observations.Observation:
         paths = _metric_paths(spec)
+        if isinstance(spec, specs.SliceRegressionSpec):
+            return await self._paired(spec, context)
         if not paths:
             return observations.Unavailable(
                 InconclusiveReason.QUERY_ERROR, f"a {spec.header.kind} gate cannot use the evaluation source"
             )
-        try:
-            cand, base = await self.pair(context)
-        except (
-            ResolveError,
-            evaluator.EvaluationError,
-            golden.GoldenSetError,
-            httpx.HTTPError,
-            ValueError,
-        ) as exc:
-            return observations.Unavailable(InconclusiveReason.QUERY_ERROR, f"evaluation failed: {exc}")
+        got = await self._pair_or_unavailable(context)
+        if isinstance(got, observations.Unavailable):
+            return got
+        cand, base = got
         values = observations.values_from_results(
             paths, cand["metrics"], base["metrics"], _samples_key(paths[0])
         )
@@ -155,6 +151,30 @@ class EvaluationSource:
                 InconclusiveReason.NO_DATA, f"metric(s) {missing} not in the {kind} evaluation results"
             )
         return values
+
+    async def _pair_or_unavailable(
+        self, context: QueryContext
+    ) -> tuple[dict[str, Any], dict[str, Any]] | observations.Unavailable:
+        try:
+            return await self.pair(context)
+        except (
+            ResolveError,
+            evaluator.EvaluationError,
+            golden.GoldenSetError,
+            httpx.HTTPError,
+            ValueError,
+        ) as exc:
+            return observations.Unavailable(InconclusiveReason.QUERY_ERROR, f"evaluation failed: {exc}")
+
+    async def _paired(
+        self, spec: specs.SliceRegressionSpec, context: QueryContext
+    ) -> observations.Observation:
+        """Per-query values of both arms for a slice-regression gate."""
+        got = await self._pair_or_unavailable(context)
+        if isinstance(got, observations.Unavailable):
+            return got
+        cand, base = got
+        return observations.paired_from_results(spec.family, spec.metric, cand["metrics"], base["metrics"])
 
 
 # --- Kubernetes resolution -----------------------------------------------------------------

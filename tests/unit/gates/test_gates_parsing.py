@@ -212,7 +212,7 @@ def test_rejects_with_gate_and_field(raw: Any, gate: str, field: str, words: str
     assert gate in str(err.value) and field in str(err.value)
 
 
-def test_preset_has_the_nine_gates() -> None:
+def test_preset_has_the_ten_gates() -> None:
     gates = parsing.parse_gates({"preset": "mangaassist"})
     names = [g.header.name for g in gates]
     assert names == [
@@ -225,6 +225,7 @@ def test_preset_has_the_nine_gates() -> None:
         "cost",
         "rollback",
         "offline-quality",
+        "no-slice-regression",
     ]
     by = {g.header.name: g for g in gates}
     uvq = by["user-visible-quality"]
@@ -324,6 +325,7 @@ def test_disable_removes_a_preset_gate_and_preset_is_not_mutated() -> None:
                 "factuality",
                 "spoiler-safety",
                 "offline-quality",
+                "no-slice-regression",
             },
             id="evaluation",
         ),
@@ -348,7 +350,10 @@ def test_empty_and_kinds() -> None:
     ("phase", "model_kind", "names"),
     [
         pytest.param(
-            Phase.EVALUATION, "retriever", {"factuality", "spoiler-safety", "offline-quality"}, id="retriever"
+            Phase.EVALUATION,
+            "retriever",
+            {"factuality", "spoiler-safety", "offline-quality", "no-slice-regression"},
+            id="retriever",
         ),
         pytest.param(Phase.EVALUATION, "reranker", {"factuality", "spoiler-safety"}, id="reranker"),
         pytest.param(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shadowgate.core.gates import observations as obs
+from shadowgate.core.gates import slices
 from shadowgate.core.gates.specs import (
     CheckSpec,
     Comparison,
@@ -25,6 +26,7 @@ from shadowgate.core.gates.specs import (
     LatencySpec,
     ProportionSpec,
     RelativeSpec,
+    SliceRegressionSpec,
     ThresholdSpec,
     WeightedSpec,
 )
@@ -301,6 +303,48 @@ def _check(spec: CheckSpec, checks: obs.Checks) -> list[Outcome]:
     return out
 
 
+def _slice_regression(spec: SliceRegressionSpec, paired: obs.PairedQueries) -> list[Outcome]:
+    """One outcome per slice, worst drop first (so a Pass's evidence is the closest call)."""
+    groups = slices.by_slice(paired.candidate, paired.baseline, paired.slices)
+    if not groups:
+        return [_inconclusive(NO_DATA, f"no query has {spec.metric} for both candidate and baseline")]
+    results = slices.compare(groups, spec.min_queries)
+    return [_slice_outcome(spec, r) for r in sorted(results, key=lambda r: (-r.drop, r.name))]
+
+
+def _slice_outcome(spec: SliceRegressionSpec, r: slices.SliceResult) -> Outcome:
+    adjusted = "not tested" if r.p_holm is None else f"Holm p={r.p_holm:.3g} (m={r.tested})"
+    detail = (
+        f"slice {r.name}: {spec.metric} {r.candidate:.3f} vs baseline {r.baseline:.3f} "
+        f"(change {r.candidate - r.baseline:+.3f}, margin {spec.margin:g}); "
+        f"{r.worse} worse / {r.better} better of {r.n} queries, "
+        f"sign-test p={r.p:.3g}, {adjusted}, alpha={spec.alpha:g}"
+    )
+    ev = Evidence(
+        value=r.candidate,
+        baseline_value=r.baseline,
+        threshold=r.baseline - spec.margin,
+        candidate_samples=r.n,
+        baseline_samples=r.n,
+        statistic="sign-test-holm",
+        statistic_value=r.p if r.p_holm is None else r.p_holm,
+        detail=detail,
+    )
+    if r.p_holm is None:
+        return _inconclusive(
+            INSUFFICIENT, f"{detail}: {r.n} queries < minQueries {spec.min_queries}, too few to tell", ev
+        )
+    if r.drop <= spec.margin + 1e-12:
+        return Outcome(Verdict.PASS, detail, ev)
+    if r.p_holm <= spec.alpha:
+        return Outcome(Verdict.FAIL, f"{detail}: regressed", ev)
+    strictest = spec.alpha / r.tested
+    if r.min_p > strictest:
+        why = f"too few queries to tell: even all {r.n} worse gives p={r.min_p:.3g} > alpha/m={strictest:.3g}"
+        return _inconclusive(INSUFFICIENT, f"{detail}: dropped, {why}", ev)
+    return _inconclusive(InconclusiveReason.NOT_DECISIVE, f"{detail}: dropped, not significant", ev)
+
+
 _HANDLERS: dict[type, tuple[Callable[[Any, Any], list[Outcome]], type]] = {
     ThresholdSpec: (_threshold, obs.Values),
     RelativeSpec: (_relative, obs.Values),
@@ -308,4 +352,5 @@ _HANDLERS: dict[type, tuple[Callable[[Any, Any], list[Outcome]], type]] = {
     ProportionSpec: (_proportion, obs.Counts),
     LatencySpec: (_latency, obs.Quantiles),
     CheckSpec: (_check, obs.Checks),
+    SliceRegressionSpec: (_slice_regression, obs.PairedQueries),
 }

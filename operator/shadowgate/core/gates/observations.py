@@ -11,6 +11,7 @@ Which shape each gate kind expects:
 - proportion -> ``Counts``
 - latency -> ``Quantiles``
 - check -> ``Checks``
+- slice-regression -> ``PairedQueries`` (per-query values of both arms)
 """
 
 from __future__ import annotations
@@ -80,7 +81,17 @@ class Unavailable:
     detail: str = ""
 
 
-Observation = Values | Counts | Quantiles | Checks | Unavailable
+@dataclass(frozen=True)
+class PairedQueries:
+    """One per-query metric for both arms (query id -> value) and each query's slices.
+    Only queries both arms scored are compared."""
+
+    candidate: Mapping[str, float]
+    baseline: Mapping[str, float]
+    slices: Mapping[str, tuple[str, ...]]
+
+
+Observation = Values | Counts | Quantiles | Checks | PairedQueries | Unavailable
 
 
 def lookup(results: Mapping[str, Any], key_path: str) -> float | None:
@@ -127,3 +138,41 @@ def values_from_results(
         candidate_samples=int(cand_n) if cand_n is not None else None,
         baseline_samples=int(base_n) if base_n is not None else None,
     )
+
+
+def _per_query(
+    results: Mapping[str, Any], family: str, metric: str
+) -> tuple[dict[str, float], dict[str, tuple[str, ...]]] | None:
+    section = results.get(family)
+    rows = section.get("queries") if isinstance(section, Mapping) else None
+    if not isinstance(rows, list):
+        return None
+    values: dict[str, float] = {}
+    slices: dict[str, tuple[str, ...]] = {}
+    for row in rows:
+        if not isinstance(row, Mapping) or not isinstance(row.get("id"), str):
+            continue
+        value = row.get(metric)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            continue
+        values[row["id"]] = float(value)
+        slices[row["id"]] = tuple(str(s) for s in row.get("slices") or () if isinstance(s, str))
+    return values, slices
+
+
+def paired_from_results(
+    family: str, metric: str, candidate: Mapping[str, Any], baseline: Mapping[str, Any]
+) -> PairedQueries | Unavailable:
+    """Per-query ``metric`` of both arms from two evaluation-results ``metrics`` mappings
+    (``<family>.queries``: ``[{"id", "slices", metric: value}]``), or why not."""
+    cand, base = _per_query(candidate, family, metric), _per_query(baseline, family, metric)
+    for arm, got in (("candidate", cand), ("baseline", base)):
+        if got is None:
+            return Unavailable(
+                InconclusiveReason.NO_DATA, f"no per-query {family}.queries in the {arm}'s evaluation results"
+            )
+    assert cand is not None and base is not None
+    if not cand[0] or not base[0]:
+        arm = "candidate" if not cand[0] else "baseline"
+        return Unavailable(InconclusiveReason.NO_DATA, f"no query of the {arm} has {family} {metric}")
+    return PairedQueries(candidate=cand[0], baseline=base[0], slices={**base[1], **cand[1]})

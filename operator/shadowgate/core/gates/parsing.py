@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from shadowgate.core.gates import presets, templates
+from shadowgate.core.gates import presets, slices, templates
 from shadowgate.core.gates.fields import Fields
 from shadowgate.core.gates.specs import (
     CheckSpec,
@@ -34,12 +34,16 @@ from shadowgate.core.gates.specs import (
     Phase,
     ProportionSpec,
     RelativeSpec,
+    SliceRegressionSpec,
     Source,
     ThresholdSpec,
     WeightedSpec,
 )
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# Per-query metrics the evaluator reports (shadowgate.evaluation.ranking.query_metrics).
+_PER_QUERY_METRIC = re.compile(r"^(recall@[1-9][0-9]*|ndcg@[1-9][0-9]*|mrr)$")
+_RANKING_FAMILIES = ("retrieval", "reranking")
 _TOP_KEYS = {"preset", "overrides", "disable", "extra"}
 _ALLOWED_SOURCES = {
     Kind.THRESHOLD: {Source.PROMETHEUS, Source.EVALUATION},
@@ -48,6 +52,7 @@ _ALLOWED_SOURCES = {
     Kind.PROPORTION: {Source.PROMETHEUS},
     Kind.LATENCY: {Source.PROMETHEUS},
     Kind.CHECK: {Source.OPERATOR},
+    Kind.SLICE_REGRESSION: {Source.EVALUATION},
 }
 
 
@@ -163,6 +168,8 @@ def _model_kinds(f: Fields) -> list[str]:
 
 
 def _default_source(kind: Kind) -> Source:
+    if kind is Kind.SLICE_REGRESSION:
+        return Source.EVALUATION
     return Source.OPERATOR if kind is Kind.CHECK else Source.PROMETHEUS
 
 
@@ -313,6 +320,26 @@ def _check(f: Fields, header: Header) -> GateSpec:
     return CheckSpec(header, tuple(f.strings("checks")))
 
 
+def _slice_regression(f: Fields, header: Header) -> GateSpec:
+    family = f.string("family", "retrieval")
+    if family not in _RANKING_FAMILIES:
+        raise f.error("family", f"must be one of {list(_RANKING_FAMILIES)}, got {family!r}")
+    metric = f.string("metric", "recall@3")
+    if not _PER_QUERY_METRIC.match(metric):
+        raise f.error(
+            "metric", f"must be a per-query metric like 'recall@3', 'ndcg@10' or 'mrr', got {metric!r}"
+        )
+    alpha = f.number("alpha", 0.05, low=0.0, high=0.5, open_low=True)
+    return SliceRegressionSpec(
+        header,
+        family,
+        metric,
+        f.number("margin", 0.0, low=0.0, high=1.0),
+        alpha,
+        f.integer("minQueries", slices.default_min_queries(alpha), low=1),
+    )
+
+
 _BUILDERS = {
     Kind.THRESHOLD: _threshold,
     Kind.RELATIVE: _relative,
@@ -320,4 +347,5 @@ _BUILDERS = {
     Kind.PROPORTION: _proportion,
     Kind.LATENCY: _latency,
     Kind.CHECK: _check,
+    Kind.SLICE_REGRESSION: _slice_regression,
 }

@@ -44,7 +44,7 @@ PRIMARY_HEALTHY = "primary-healthy"
 
 
 def mangaassist() -> list[dict[str, Any]]:
-    """The nine MangaAssist release gates (issue 6)."""
+    """The MangaAssist release gates: the nine of issue 6, and no-slice-regression."""
     return [
         {
             "name": "user-visible-quality",
@@ -142,6 +142,22 @@ def mangaassist() -> list[dict[str, Any]]:
                 # The seed's bar: iyashikei Recall@3 >= 0.78 and above the baseline.
                 "retrieval.slices.iyashikei.recall@3": {"min": 0.78, "margin": -0.01},
             },
+        },
+        {
+            # offline-quality looks at the global mean and the slice the candidate targets; a
+            # candidate can lift both while breaking other shelves (the first iyashikei
+            # adapter: comedy slice of life 1.00 -> 0.28). Every slice the evaluation
+            # reports is checked, paired by query, Holm-corrected across slices.
+            "name": "no-slice-regression",
+            "kind": "slice-regression",
+            "source": "evaluation",
+            "modelKinds": ["retriever"],
+            "description": "No golden-set slice's Recall@3 may drop more than 0.05 below the "
+            "baseline's (paired exact sign test per slice, Holm across slices).",
+            "family": "retrieval",
+            "metric": "recall@3",
+            "margin": 0.05,
+            "alpha": 0.05,
         },
     ]
 

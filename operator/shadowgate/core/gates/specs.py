@@ -35,6 +35,7 @@ class Kind(enum.StrEnum):
     PROPORTION = "proportion"
     LATENCY = "latency"
     CHECK = "check"
+    SLICE_REGRESSION = "slice-regression"
 
 
 class Phase(enum.StrEnum):
@@ -189,7 +190,32 @@ class CheckSpec:
     checks: tuple[str, ...] = field(default_factory=tuple)
 
 
-GateSpec = ThresholdSpec | RelativeSpec | WeightedSpec | ProportionSpec | LatencySpec | CheckSpec
+@dataclass(frozen=True)
+class SliceRegressionSpec:
+    """No golden-set slice may regress: candidate vs baseline per slice, paired by query
+    (``slices.py`` has the statistics). ``family`` is the results section holding per-query
+    values (``retrieval``, ``reranking``), ``metric`` a per-query metric (``recall@3``).
+    ``margin`` is the largest drop of a slice's mean that still passes, in metric units;
+    ``alpha`` the family-wise error of the Holm-corrected sign tests; slices with fewer
+    than ``min_queries`` queries are Inconclusive."""
+
+    header: Header
+    family: str
+    metric: str
+    margin: float = 0.0
+    alpha: float = 0.05
+    min_queries: int = 5
+
+
+GateSpec = (
+    ThresholdSpec
+    | RelativeSpec
+    | WeightedSpec
+    | ProportionSpec
+    | LatencySpec
+    | CheckSpec
+    | SliceRegressionSpec
+)
 
 
 def applicable(specs: list[GateSpec], phase: Phase, model_kind: str | None = None) -> list[GateSpec]:

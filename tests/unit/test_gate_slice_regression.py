@@ -1,0 +1,356 @@
+"""The slice-regression gate: exact paired sign tests per slice, Holm across slices, and the
+verdicts it gives on measured adapters (per-query Recall@3 over HTTP, docs/data.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from scipy import stats
+from shadowgate.core.gates import evaluating, observations, parsing, slices, specs
+from shadowgate.core.gates.specs import GateSpecError
+from shadowgate.core.verdicts import InconclusiveReason as R
+from shadowgate.core.verdicts import Verdict as V
+from shadowgate.evaluation import golden, ranking
+from shadowgate.sources import evaluation
+from shadowgate.sources.base import QueryContext
+from statsmodels.stats.multitest import multipletests
+
+P, F, INC = V.PASS, V.FAIL, V.INCONCLUSIVE
+
+
+def _preset(**overrides: Any) -> specs.SliceRegressionSpec:
+    raw = {"preset": "mangaassist", "overrides": {"no-slice-regression": overrides} if overrides else {}}
+    spec = next(g for g in parsing.parse_gates(raw) if g.header.name == "no-slice-regression")
+    assert isinstance(spec, specs.SliceRegressionSpec)
+    return spec
+
+
+def _paired(table: dict[str, tuple[str, str]]) -> observations.PairedQueries:
+    """``{slice: (candidate hits, baseline hits)}``, one digit per query = top-3 hits, so
+    Recall@3 = digit / 3 (every golden query has at least 3 relevant items)."""
+    cand, base, sl = {}, {}, {}
+    for name, (c, b) in table.items():
+        assert len(c) == len(b)
+        for i, (x, y) in enumerate(zip(c, b, strict=True)):
+            qid = f"{name}-{i}"
+            cand[qid], base[qid], sl[qid] = int(x) / 3, int(y) / 3, (name,)
+    return observations.PairedQueries(cand, base, sl)
+
+
+# --- statistics against scipy / statsmodels --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("worse", "better"),
+    [
+        pytest.param(6, 0, id="all-six-worse"),
+        pytest.param(5, 1, id="five-of-six"),
+        pytest.param(0, 4, id="all-better"),
+        pytest.param(30, 10, id="forty-discordant"),
+        pytest.param(1, 1, id="even"),
+    ],
+)
+def test_sign_test_is_the_exact_binomial(worse: int, better: int) -> None:
+    want = stats.binomtest(worse, worse + better, 0.5, alternative="greater").pvalue
+    assert slices.sign_test_p(worse, better) == pytest.approx(want, rel=1e-12)
+
+
+def test_sign_test_without_discordant_queries_is_one() -> None:
+    assert slices.sign_test_p(0, 0) == 1.0
+
+
+@pytest.mark.parametrize(
+    "pvalues",
+    [
+        pytest.param([0.01, 0.04, 0.03, 0.5], id="mixed"),
+        pytest.param([0.0156] * 14, id="fourteen-ties"),
+        pytest.param([0.9, 0.001], id="two"),
+        pytest.param([0.2], id="one"),
+    ],
+)
+def test_holm_matches_statsmodels(pvalues: list[float]) -> None:
+    want = multipletests(pvalues, alpha=0.05, method="holm")[1]
+    assert slices.holm(pvalues) == pytest.approx(list(want))
+
+
+@pytest.mark.parametrize(
+    ("alpha", "n"),
+    [
+        pytest.param(0.05, 5, id="0.05"),
+        pytest.param(0.01, 7, id="0.01"),
+        pytest.param(0.1, 4, id="0.1"),
+        pytest.param(0.5, 1, id="0.5"),
+        pytest.param(0.0625, 4, id="exactly-2^-4"),
+    ],
+)
+def test_default_min_queries_is_where_an_exact_test_can_reject(alpha: float, n: int) -> None:
+    assert slices.default_min_queries(alpha) == n
+    assert 0.5**n <= alpha < 0.5 ** (n - 1) or n == 1
+
+
+# --- verdicts --------------------------------------------------------------------------------
+
+# Measured: per-query Recall@3 (top-3 hits per golden query, in golden-file order) of the
+# baseline retriever 1.0.0 and the first iyashikei adapter 1.1.0, from `shadowgate evaluate
+# --archive` over HTTP on the golden set (docs/data.md). Slice: (candidate, baseline).
+FIRST_ADAPTER: dict[str, tuple[str, str]] = {}  # filled below from the measured results
+
+GATE = _preset()
+LOOSE = _preset(alpha=0.25)
+WIDE = _preset(margin=0.4)
+
+
+@pytest.mark.parametrize(
+    ("spec", "table", "verdict", "reason", "words"),
+    [
+        pytest.param(
+            GATE,
+            {"a": ("333333333333", "333333333333"), "b": ("2222222222", "2222222222")},
+            P,
+            None,
+            "slice a: recall@3 1.000 vs baseline 1.000",
+            id="identical-passes",
+        ),
+        pytest.param(
+            GATE,
+            {"a": ("333333333333", "000000000000"), "b": ("333333", "222222")},
+            P,
+            None,
+            "0 worse / 12 better",
+            id="gains-pass",
+        ),
+        pytest.param(
+            GATE,
+            # one hit lost on 12 queries: change -0.028, inside the 0.05 margin
+            {"a": ("233333333333", "333333333333")},
+            P,
+            None,
+            "change -0.028",
+            id="drop-inside-margin-passes",
+        ),
+        pytest.param(
+            GATE,
+            # 12 of 12 worse: p = 2^-12, Holm over 2 slices 4.9e-4 <= 0.05
+            {"a": ("222222222222", "333333333333"), "b": ("333333", "333333")},
+            F,
+            None,
+            "slice a: recall@3 0.667 vs baseline 1.000 (change -0.333, margin 0.05); 12 worse / 0 better",
+            id="large-slice-regression-fails",
+        ),
+        pytest.param(
+            WIDE,
+            # significant (12 of 12 worse), but a margin of 0.4 tolerates a 0.333 drop
+            {"a": ("222222222222", "333333333333")},
+            P,
+            None,
+            "12 worse / 0 better",
+            id="significant-but-inside-a-wide-margin",
+        ),
+        pytest.param(
+            GATE,
+            # 6 of 6 worse among 14 slices: p = 1/64 > 0.05/14, too few queries to tell
+            {"small": ("000000", "333333"), **{f"s{i}": ("333333", "333333") for i in range(13)}},
+            INC,
+            R.INSUFFICIENT_SAMPLES,
+            "too few queries to tell: even all 6 worse gives p=0.0156 > alpha/m=0.00357",
+            id="six-query-slice-cannot-be-shown",
+        ),
+        pytest.param(
+            GATE,
+            # 8 worse, 4 better on 12 queries: a drop, p = 0.19, not significant
+            {"a": ("000000001111", "333333330000")},
+            INC,
+            R.NOT_DECISIVE,
+            "8 worse / 4 better of 12 queries",
+            id="drop-not-significant",
+        ),
+        pytest.param(
+            GATE,
+            {"big": ("333333333333", "333333333333"), "tiny": ("3333", "3333")},
+            INC,
+            R.INSUFFICIENT_SAMPLES,
+            "slice tiny: recall@3 1.000 vs baseline 1.000 (change +0.000, margin 0.05); 0 worse / 0 better "
+            "of 4 queries, sign-test p=1, not tested, alpha=0.05: 4 queries < minQueries 5",
+            id="tiny-slice-never-passes",
+        ),
+        pytest.param(
+            LOOSE,
+            {"small": ("000000", "333333"), **{f"s{i}": ("333333", "333333") for i in range(13)}},
+            F,
+            None,
+            "Holm p=0.219 (m=14)",
+            id="alpha-0.25-decides-a-six-query-slice",
+        ),
+    ],
+)
+def test_verdicts(
+    spec: specs.SliceRegressionSpec,
+    table: dict[str, tuple[str, str]],
+    verdict: V,
+    reason: R | None,
+    words: str,
+) -> None:
+    result = evaluating.evaluate(spec, _paired(table))
+    assert result.verdict is verdict, result.message
+    assert result.reason is reason
+    assert words in result.message
+    assert result.evidence.statistic == "sign-test-holm"
+
+
+# --- spec validation -------------------------------------------------------------------------
+
+BASE = {"name": "slices", "kind": "slice-regression"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "words"),
+    [
+        pytest.param(
+            {"family": "classification"}, "family", "must be one of ['retrieval', 'reranking']", id="family"
+        ),
+        pytest.param({"metric": "recall"}, "metric", "per-query metric like 'recall@3'", id="metric-no-k"),
+        pytest.param({"metric": "retrieval.recall@3"}, "metric", "per-query metric", id="metric-path"),
+        pytest.param({"alpha": 0}, "alpha", "must be > 0.0", id="alpha-zero"),
+        pytest.param({"alpha": 0.9}, "alpha", "must be <= 0.5", id="alpha-large"),
+        pytest.param({"margin": -0.1}, "margin", "must be >= 0.0", id="margin-negative"),
+        pytest.param({"margin": "x"}, "margin", "must be a finite number", id="margin-text"),
+        pytest.param({"minQueries": 0}, "minQueries", "must be >= 1", id="min-queries-zero"),
+        pytest.param({"minQueries": 2.5}, "minQueries", "must be an integer", id="min-queries-float"),
+        pytest.param({"source": "prometheus"}, "source", "reads from ['evaluation']", id="source"),
+        pytest.param({"slices": ["comedy"]}, "slices", "unknown field", id="hand-picked-slices"),
+    ],
+)
+def test_rejects_bad_fields(extra: dict[str, Any], field: str, words: str) -> None:
+    with pytest.raises(GateSpecError) as err:
+        parsing.parse_gates([{**BASE, **extra}])
+    assert err.value.gate == "slices" and err.value.field == field
+    assert words in str(err.value)
+
+
+def test_defaults_and_preset() -> None:
+    spec = parsing.parse_gates([BASE])[0]
+    assert spec == specs.SliceRegressionSpec(
+        specs.Header(
+            "slices",
+            specs.Kind.SLICE_REGRESSION,
+            specs.Source.EVALUATION,
+            frozenset({specs.Phase.EVALUATION}),
+        ),
+        family="retrieval",
+        metric="recall@3",
+        margin=0.0,
+        alpha=0.05,
+        min_queries=5,
+    )
+    assert parsing.parse_gates([{**BASE, "alpha": 0.01}])[0].min_queries == 7  # type: ignore[union-attr]
+    assert (GATE.margin, GATE.alpha, GATE.min_queries, GATE.metric) == (0.05, 0.05, 5, "recall@3")
+    assert GATE.header.model_kinds == frozenset({"retriever"})
+
+
+# --- per-query results: evaluator -> observation -> source -----------------------------------
+
+
+def _results(rows: list[tuple[str, tuple[str, ...], float]]) -> dict[str, Any]:
+    scored = [ranking.Scored(sl, {"recall@3": v, "mrr": 1.0}, qid) for qid, sl, v in rows]
+    return {"retrieval": ranking.aggregate(scored)}
+
+
+def test_aggregate_lists_each_scored_query() -> None:
+    out = _results([("q1", ("iyashikei", "calm"), 1.0), ("q2", ("sports",), 0.5)])
+    assert out["retrieval"]["queries"] == [
+        {"id": "q1", "slices": ["iyashikei", "calm"], "recall@3": 1.0, "mrr": 1.0},
+        {"id": "q2", "slices": ["sports"], "recall@3": 0.5, "mrr": 1.0},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cand", "base", "expect"),
+    [
+        pytest.param(
+            _results([("q1", ("a",), 1.0), ("q2", ("a", "b"), 0.0)]),
+            _results([("q1", ("a",), 0.0), ("q2", ("a", "b"), 1.0)]),
+            observations.PairedQueries(
+                {"q1": 1.0, "q2": 0.0}, {"q1": 0.0, "q2": 1.0}, {"q1": ("a",), "q2": ("a", "b")}
+            ),
+            id="paired",
+        ),
+        pytest.param(
+            {"retrieval": {"global": {"recall@3": 1.0}}},
+            _results([("q1", ("a",), 0.0)]),
+            observations.Unavailable(
+                R.NO_DATA, "no per-query retrieval.queries in the candidate's evaluation results"
+            ),
+            id="old-results-without-queries",
+        ),
+        pytest.param(
+            _results([("q1", ("a",), 1.0)]),
+            {"classification": {}},
+            observations.Unavailable(
+                R.NO_DATA, "no per-query retrieval.queries in the baseline's evaluation results"
+            ),
+            id="classifier-results",
+        ),
+    ],
+)
+def test_paired_from_results(
+    cand: dict[str, Any], base: dict[str, Any], expect: observations.Observation
+) -> None:
+    assert observations.paired_from_results("retrieval", "recall@3", cand, base) == expect
+
+
+def test_missing_metric_is_no_data() -> None:
+    got = observations.paired_from_results(
+        "retrieval", "ndcg@10", _results([("q1", ("a",), 1.0)]), _results([])
+    )
+    assert got == observations.Unavailable(R.NO_DATA, "no query of the candidate has retrieval ndcg@10")
+
+
+ITEMS = [
+    {"id": f"m{i}", "title": f"T{i}", "genres": ["g"], "synopsis": "s", "spoiler": "x"} for i in range(4)
+]
+GOLD = golden.load_files(
+    {
+        "catalog.jsonl": "".join(json.dumps(i) + "\n" for i in ITEMS),
+        "retrieval.jsonl": "".join(
+            json.dumps({"id": f"q{n}", "query": f"query {n}", "slices": [s], "judgments": {"m1": 3}}) + "\n"
+            for n, s in enumerate(["calm"] * 6 + ["sports"] * 6)
+        ),
+    }
+)
+
+
+class _Resolver:
+    async def resolve(self, context: QueryContext) -> evaluation.Resolved:
+        return evaluation.Resolved(GOLD, "http://127.0.0.9:8080", "http://127.0.0.8:8080")
+
+
+def _server(request: httpx.Request) -> httpx.Response:
+    if request.url.path == "/models":
+        return httpx.Response(200, json={"models": [{"name": "retriever"}]})
+    candidate = request.url.host == "127.0.0.9"
+    query = json.loads(request.content).get("query", "")
+    # The candidate finds m1 for calm queries and loses it for sports ones; the baseline
+    # finds it for both.
+    hit = not candidate or "query" not in query or int(query.split()[-1]) < 6
+    ids = ["m1", "m0"] if hit else ["m0", "m2"]
+    return httpx.Response(200, json={"version": "1", "items": [{"id": i, "score": 1.0} for i in ids]})
+
+
+def test_source_feeds_the_gate_over_http() -> None:
+    async def go() -> observations.Observation:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(_server)) as client:
+            source = evaluation.EvaluationSource(_Resolver(), client=client)
+            return await source.observe(GATE, QueryContext(namespace="ns", target="t", candidate="c"))
+
+    got = asyncio.run(go())
+    assert isinstance(got, observations.PairedQueries)
+    assert sorted(got.candidate.values()) == [0.0] * 6 + [1.0] * 6
+    result = evaluating.evaluate(GATE, got)
+    # sports: 6 of 6 worse, but p = 1/64 * 2 slices = 0.031 <= 0.05: it fails
+    assert result.verdict is F, result.message
+    assert "slice sports: recall@3 0.000 vs baseline 1.000" in result.message
+    assert "slice calm: recall@3 1.000 vs baseline 1.000" in result.message
