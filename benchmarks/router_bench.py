@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import pathlib
+import random
 import socket
 import subprocess
 import sys
@@ -142,6 +143,44 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))] * 1000.0
 
 
+def block_bootstrap(per_round: dict[str, list[list[float]]], draws: int) -> dict[str, dict[str, float]]:
+    """95 % intervals by resampling whole rounds (the same rounds for every scenario, so the
+    pairing with the no-mirror block is kept): latencies within a round share the machine's load
+    moment, so resampling single requests would understate the noise."""
+    rng = random.Random(20261126)
+    rounds = len(per_round["router_blocks"])
+    comparisons = {
+        "mirror_healthy p50 delta ms": ("mirror_healthy", 0.5, "delta"),
+        "mirror_healthy p99 ratio %": ("mirror_healthy", 0.99, "ratio"),
+        "mirror_dead p99 ratio %": ("mirror_dead", 0.99, "ratio"),
+        "mirror_slow_50ms p99 ratio %": ("mirror_slow_50ms", 0.99, "ratio"),
+        "A/A router_blocks_aa p99 ratio %": ("router_blocks_aa", 0.99, "ratio"),
+        "A/A router_blocks_aa p50 delta ms": ("router_blocks_aa", 0.5, "delta"),
+    }
+    samples: dict[str, list[float]] = {k: [] for k in comparisons}
+    added: dict[str, list[float]] = {"block added p50 ms": [], "block added p99 ms": []}
+    for _ in range(draws):
+        pick = [rng.randrange(rounds) for _ in range(rounds)]
+
+        def pooled(name: str, pick: list[int] = pick) -> list[float]:
+            return [x for i in pick for x in per_round[name][i]]
+
+        base = pooled("router_blocks")
+        b50, b99 = pct(base, 0.5), pct(base, 0.99)
+        for label, (name, q, how) in comparisons.items():
+            v = pct(pooled(name), q)
+            ref = b50 if q == 0.5 else b99
+            samples[label].append(v - ref if how == "delta" else 100 * (v / ref - 1))
+        direct = pooled("direct_blocks")
+        added["block added p50 ms"].append(b50 - pct(direct, 0.5))
+        added["block added p99 ms"].append(b99 - pct(direct, 0.99))
+    out: dict[str, dict[str, float]] = {}
+    for label, values in {**samples, **added}.items():
+        values.sort()
+        out[label] = {"lo": values[int(0.025 * len(values))], "hi": values[int(0.975 * len(values)) - 1]}
+    return out
+
+
 def rotate_throughput(
     targets: dict[str, tuple[int, int, bytes]], seconds: float, rounds: int
 ) -> dict[str, dict[str, float]]:
@@ -217,15 +256,24 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             lat["direct"], lat["router"] = direct, via
             errs["router"] += e
             # Mirroring cannot be interleaved per request (the copies load the same router), so
-            # short blocks alternate instead, many times over.
-            blocks = ["router_blocks", "mirror_healthy", "mirror_dead", "mirror_slow_50ms"]
-            scenarios["router_blocks"] = scenarios["router"]
-            lat["router_blocks"], errs["router_blocks"] = [], 0
+            # short blocks alternate instead, many times over. Two identical no-mirror blocks
+            # (an A/A pair) and a direct block ride along: the A/A pair shows how far the same
+            # scenario moves from block to block, and direct vs router_blocks gives the added
+            # latency by the block method too.
+            blocks = ["router_blocks", "mirror_healthy", "mirror_dead", "mirror_slow_50ms",
+                      "router_blocks_aa", "direct_blocks"]  # fmt: skip
+            scenarios["router_blocks"] = scenarios["router_blocks_aa"] = scenarios["router"]
+            scenarios["direct_blocks"] = scenarios["direct"]
+            per_round: dict[str, list[list[float]]] = {name: [] for name in blocks}
+            for name in blocks:
+                errs[name] = 0
             for _ in range(args.rounds):
                 for name in blocks:
                     (got,), e = RUN(paced([scenarios[name]], args.rate, args.block))
-                    lat[name] += got
+                    per_round[name].append(got)
                     errs[name] += e
+            for name in blocks:
+                lat[name] = [x for chunk in per_round[name] for x in chunk]
             results["latency_ms"] = {
                 k: {
                     "p50": pct(v, 0.5),
@@ -236,6 +284,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 }
                 for k, v in lat.items()
             }
+            results["block_ci"] = block_bootstrap(per_round, args.boot)
         # The real router on both event loops, side by side, bursts rotating.
         alt = [*router_args[:-1], "asyncio"]
         alt[alt.index("--port") + 1] = str(ports["router2"])
@@ -315,6 +364,21 @@ def report(r: dict[str, object]) -> str:
             f"{k}: p50 {m['p50'] - rb['p50']:+.3f} ms, "
             f"p99 {100 * (m['p99'] / rb['p99'] - 1):+.1f} % vs no mirror (router_blocks)"
         )
+    db = lat["direct_blocks"]
+    lines.append(
+        f"added by the router, block method: p50 {rb['p50'] - db['p50']:+.3f} ms, "
+        f"p99 {rb['p99'] - db['p99']:+.3f} ms"
+    )
+    aa = lat["router_blocks_aa"]
+    lines.append(
+        f"A/A (no mirror twice): p50 {aa['p50'] - rb['p50']:+.3f} ms, "
+        f"p99 {100 * (aa['p99'] / rb['p99'] - 1):+.1f} %"
+    )
+    ci = r["block_ci"]
+    assert isinstance(ci, dict)
+    lines.append("95 % block-bootstrap intervals (resampling rounds):")
+    for label, iv in ci.items():
+        lines.append(f"  {label}: [{iv['lo']:+.3f}, {iv['hi']:+.3f}]")
     tps = r["throughput_router"]
     assert isinstance(tps, dict)
     for loop, tp in tps.items():
@@ -336,7 +400,8 @@ def report(r: dict[str, object]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--requests", type=int, default=3000, help="per target in the interleaved runs")
-    p.add_argument("--rounds", type=int, default=10, help="alternations of the mirror blocks")
+    p.add_argument("--rounds", type=int, default=20, help="alternations of the mirror blocks")
+    p.add_argument("--boot", type=int, default=1000, help="bootstrap draws for the block intervals")
     p.add_argument("--block", type=int, default=400, help="requests per mirror block")
     p.add_argument("--rate", type=float, default=500.0, help="moderate load, requests/s")
     p.add_argument("--seconds", type=float, default=2.0, help="length of one throughput burst")
