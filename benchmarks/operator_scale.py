@@ -144,6 +144,43 @@ def histogram(text: str) -> tuple[list[tuple[float, float]], float, float]:
     return buckets, total, count
 
 
+WRITES = ("POST", "PUT", "PATCH", "DELETE", "APPLY")
+
+
+def apiserver_writes(text: str) -> tuple[list[tuple[float, float]], float, dict[str, float]]:
+    """The API server's own latency for writes (all resources), summed over its histogram series:
+    what the operator's writing reconciles cannot beat, measured on the server side. Also the
+    mean per verb and resource (ms), to show which writes are slow."""
+    acc: dict[float, float] = {}
+    count = 0.0
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line.startswith("apiserver_request_duration_seconds_"):
+            continue
+        if not any(f'verb="{v}"' in line for v in WRITES):
+            continue
+        if line.startswith("apiserver_request_duration_seconds_bucket"):
+            le = line.split('le="')[1].split('"')[0]
+            key = float("inf") if le == "+Inf" else float(le)
+            acc[key] = acc.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+        else:
+            labels = dict(
+                part.split("=", 1)
+                for part in line.split("{", 1)[1].split("}", 1)[0].split(",")
+                if "=" in part
+            )
+            key = f"{labels.get('verb', '').strip(chr(34))} {labels.get('resource', '').strip(chr(34))}"
+            value = float(line.rsplit(" ", 1)[1])
+            if line.startswith("apiserver_request_duration_seconds_count"):
+                count += value
+                counts[key] = counts.get(key, 0.0) + value
+            elif line.startswith("apiserver_request_duration_seconds_sum"):
+                sums[key] = sums.get(key, 0.0) + value
+    means = {k: round(1000 * sums.get(k, 0.0) / n, 1) for k, n in counts.items() if n}
+    return sorted(acc.items()), count, dict(sorted(means.items(), key=lambda kv: -kv[1])[:10])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", type=int, default=50)
@@ -224,6 +261,20 @@ def main() -> int:
             wall = time.monotonic() - started
             cpu1, rss = proc_stats(operator.pid)
             buckets, latency_sum, count = histogram(httpx.get(f"http://127.0.0.1:{port}/metrics").text)
+            server_text = subprocess.run(
+                [
+                    str(stack.bin_dir / "kubectl"),
+                    "--kubeconfig",
+                    stack.kubeconfig,
+                    "get",
+                    "--raw",
+                    "/metrics",
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            writes, write_count, write_means = apiserver_writes(server_text)
             result = {
                 "targets": args.targets,
                 "candidates": total,
@@ -238,6 +289,10 @@ def main() -> int:
                 "reconcile_mean_ms": round(1000 * latency_sum / count, 1) if count else None,
                 "reconcile_p50_ms": round(1000 * quantile(buckets, 0.5), 1) if count else None,
                 "reconcile_p99_ms": round(1000 * quantile(buckets, 0.99), 1) if count else None,
+                "apiserver_writes": int(write_count),
+                "apiserver_write_p50_ms": round(1000 * quantile(writes, 0.5), 1) if write_count else None,
+                "apiserver_write_p99_ms": round(1000 * quantile(writes, 0.99), 1) if write_count else None,
+                "apiserver_write_mean_ms_by_verb_resource": write_means,
                 "load_average": os.getloadavg(),
             }
             print(json.dumps(result, indent=2))
