@@ -16,6 +16,7 @@ import argparse
 import logging
 import os
 import pathlib
+import shutil
 import signal
 import sys
 import threading
@@ -34,6 +35,7 @@ from shadowgate.devstack.node_agent_credentials import (
     strip_admin,
 )
 from shadowgate.devstack.node_agent_kube import Expired, Gone, KubeApi
+from shadowgate.devstack.node_agent_mounts import VOLUMES_DIR
 from shadowgate.devstack.node_agent_node import NODE_NAME, AgentSettings, NodeHeartbeat
 from shadowgate.devstack.node_agent_process import adopt
 from shadowgate.devstack.node_agent_state import AgentState, recorded_subnet
@@ -118,7 +120,9 @@ class NodeAgent:
                 if live is not None:
                     log.info("stopping orphaned process %d of %s/%s", rec.pid, rec.namespace, rec.name)
                     live.stop(self._worker_cfg.shutdown_grace_s)
-                remove_files(pod_folder(self._worker_cfg.logs_dir, rec.namespace, rec.name, uid))
+                folder = pod_folder(self._worker_cfg.logs_dir, rec.namespace, rec.name, uid)
+                remove_files(folder)
+                shutil.rmtree(folder / VOLUMES_DIR, ignore_errors=True)  # its emptyDirs
                 self._state.forget(uid)
 
     def _handle(self, kind: str, pod: Mapping[str, Any]) -> None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import pathlib
+import shutil
 import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shadowgate.devstack import node_agent_mounts as mounts
 from shadowgate.devstack import node_agent_process as proc
 from shadowgate.devstack import node_agent_spec as podspec
 from shadowgate.devstack import node_agent_targets as targets
@@ -154,7 +156,11 @@ class ContainerRun:
 
     def start(self, now: float) -> None:
         try:
-            spec = podspec.run_spec(self.pod, self.ip, self._cfg.host_ip)
+            spec = podspec.run_spec(
+                self.pod, self.ip, self._cfg.host_ip, str(self.pod_dir / mounts.VOLUMES_DIR)
+            )
+            for folder in spec.scratch_dirs:  # kept across restarts, as an emptyDir is
+                pathlib.Path(folder).mkdir(parents=True, exist_ok=True)
             # A fresh token for every start, as a kubelet mounts it before the container runs.
             projected = self.creds.project(self.pod) if self.creds is not None else {}
             env = podspec.process_env(self.pod, dict(spec.env), self.ip, {**self._cfg.base_env, **projected})
@@ -229,9 +235,10 @@ class ContainerRun:
             targets.remove_targets(self._cfg.file_sd_dir, self.namespace, self.name, self.ip)
 
     def release(self) -> None:
-        """The Pod is gone: its credentials go too (its logs stay)."""
+        """The Pod is gone: its credentials and emptyDir folders go too (its logs stay)."""
         if self.creds is not None:
             self.creds.remove()
+        shutil.rmtree(self.pod_dir / mounts.VOLUMES_DIR, ignore_errors=True)
 
     def stop(self, grace_s: float) -> None:
         if self.proc is None:

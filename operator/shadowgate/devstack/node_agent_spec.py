@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shadowgate.devstack import node_agent_mounts as mounts
+
 Pod = Mapping[str, Any]
 
 CONFIG_ERROR = "CreateContainerConfigError"
@@ -56,6 +58,8 @@ class RunSpec:
     grace_s: float
     readiness: Probe | None
     liveness: Probe | None
+    # Local folders standing in for the container's emptyDir mounts (node_agent_mounts).
+    scratch_dirs: tuple[str, ...] = ()
 
 
 def meta(pod: Pod) -> Mapping[str, Any]:
@@ -207,11 +211,20 @@ def process_env(
     return env
 
 
-def run_spec(pod: Pod, pod_ip: str, host_ip: str) -> RunSpec:
-    """Everything needed to start the Pod's first container, or ``PodSpecError``."""
+def run_spec(pod: Pod, pod_ip: str, host_ip: str, scratch_root: str | None = None) -> RunSpec:
+    """Everything needed to start the Pod's first container, or ``PodSpecError``.
+
+    With ``scratch_root`` the container's emptyDir mounts become folders under it, and env
+    values, arguments and the working directory that name a mount path point there instead.
+    """
     container = first_container(pod)
     name = str(container.get("name") or "main")
-    env = container_env(pod, container, pod_ip, host_ip)
+    try:
+        volumes = spec(pod).get("volumes") or []
+        scratch = mounts.scratch_mounts(volumes, container, scratch_root) if scratch_root is not None else {}
+    except mounts.MountError as exc:
+        raise PodSpecError(str(exc)) from exc
+    env = {k: mounts.rewrite(v, scratch) for k, v in container_env(pod, container, pod_ip, host_ip).items()}
     command = [str(c) for c in container.get("command") or []]
     if not command:
         raise PodSpecError(
@@ -220,7 +233,11 @@ def run_spec(pod: Pod, pod_ip: str, host_ip: str) -> RunSpec:
         )
     # The agent's POD_* variables are in the process env, so $(POD_IP) in args expands too.
     visible = process_env(pod, env, pod_ip, {})
-    argv = [expand(a, visible) for a in command + [str(a) for a in container.get("args") or []]]
+    argv = [
+        mounts.rewrite(expand(a, visible), scratch)
+        for a in command + [str(a) for a in container.get("args") or []]
+    ]
+    working_dir = container.get("workingDir") or None
     policy = restart_policy(pod)
     if policy not in ("Always", "OnFailure", "Never"):
         raise PodSpecError(f"restartPolicy {policy!r} is not one of Always, OnFailure, Never")
@@ -229,11 +246,12 @@ def run_spec(pod: Pod, pod_ip: str, host_ip: str) -> RunSpec:
         image=str(container.get("image") or ""),
         argv=tuple(argv),
         env=tuple(env.items()),
-        working_dir=container.get("workingDir") or None,
+        working_dir=mounts.rewrite(str(working_dir), scratch) if working_dir else None,
         restart_policy=policy,
         grace_s=grace_seconds(pod),
         readiness=parse_probe(container, container.get("readinessProbe")),
         liveness=parse_probe(container, container.get("livenessProbe")),
+        scratch_dirs=tuple(sorted(set(scratch.values()))),
     )
 
 
