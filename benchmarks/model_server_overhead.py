@@ -6,7 +6,7 @@ stdlib client, alternating the two in blocks of 20 calls so machine noise hits b
 is off (batch_size 1): a batching delay is a configured wait, not server overhead.
 Two handlers: an echo handler (pure server cost) and the real retriever.
 
-    .venv/bin/python benchmarks/model_server_overhead.py [--requests 400]
+    .venv/bin/python benchmarks/model_server_overhead.py [--requests 400] [--torch-threads 1]
 """
 
 from __future__ import annotations
@@ -68,8 +68,15 @@ def measure(name: str, archive: pathlib.Path, body: dict[str, object], requests:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=0,
+        help="intra-op threads on both sides (0: one per core); 1 keeps the two processes' OpenMP "
+        "threads from competing for the cores",
+    )
     args = parser.parse_args()
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.torch_threads or os.cpu_count() or 1)
     off = BatchSettings(batch_size=1, max_batch_delay_ms=0)
     with tempfile.TemporaryDirectory() as tmp:
         root = pathlib.Path(tmp)
