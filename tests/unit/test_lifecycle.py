@@ -257,7 +257,7 @@ CASES = [
         st(Phase.CANARY, step=1, step_since=T0 - timedelta(seconds=31), weight=50),
         obs(gates=(ok(),), samples=100),
         Phase.PROMOTING,
-        ["PromoteProduction"],
+        [],  # production is touched only once status records what it served
         id="canary-last-step-promotes",
     ),
     pytest.param(
@@ -271,7 +271,7 @@ CASES = [
         st(Phase.CANARY, step=0, weight=10),
         obs(spec=dataclasses.replace(SPEC, approve=True)),
         Phase.PROMOTING,
-        ["PromoteProduction"],
+        [],  # production is touched only once status records what it served
         id="canary-approve-promotes-now",
     ),
     pytest.param(
@@ -380,7 +380,7 @@ CASES = [
         st(Phase.PAUSED, paused_from=Phase.SHADOW, paused_by="user"),
         obs(spec=dataclasses.replace(SPEC, paused=True, approve=True)),
         Phase.PROMOTING,
-        ["PromoteProduction"],
+        [],  # production is touched only once status records what it served
         id="approve-while-paused-promotes",
     ),
     pytest.param(

@@ -115,3 +115,23 @@ def test_analysis_due(status: Status, due: bool) -> None:
 def test_spec_rejects_nonsense(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(SPEC, **changes)
+
+
+@pytest.mark.parametrize(
+    ("result", "reason", "named"),
+    [
+        pytest.param(
+            dataclasses.replace(unsure(), message="prometheus unreachable after 3 tries"),
+            "GateInconclusive",
+            "gate noclick Inconclusive (NoData) - prometheus unreachable after 3 tries",
+            id="inconclusive-names-the-source",
+        ),
+        pytest.param(
+            bad(critical=True), "GateFailing", "gate latency Fail value=0.3", id="failing-names-gate"
+        ),
+    ],
+)
+def test_gates_condition_names_the_gates_and_why(result: Any, reason: str, named: str) -> None:
+    status = transition(st(Phase.SHADOW), obs(gates=(result,)), T0).status
+    gates = {c.type: c for c in status.conditions}["GatesPassing"]
+    assert gates.reason == reason and named in gates.message

@@ -6,9 +6,11 @@ attempt recomputes the same decision from the same status.
 
 from __future__ import annotations
 
+from shadowgate.controller import production as prod
 from shadowgate.controller import workload
 from shadowgate.controller.runtime import Runtime, Subject
 from shadowgate.core.lifecycle import observations as o
+from shadowgate.core.lifecycle.production import Template
 from shadowgate.core.lifecycle.status import parse_time
 from shadowgate.kube.base import NotFound, Obj
 from shadowgate.traffic.base import Routes, RouteTarget, TrafficProvider
@@ -31,7 +33,12 @@ def apply(rt: Runtime, subject: Subject, production: Obj | None, actions: tuple[
         elif isinstance(action, o.RestoreRoutes):
             traffic.finalize(target)
         elif isinstance(action, o.PromoteProduction):
-            _promote(rt, subject, production)
+            if action.template is None:
+                _promote(rt, subject, production)
+            else:
+                _write(rt, subject, production, action.template)
+        elif isinstance(action, o.RevertProduction):
+            _write(rt, subject, production, action.template)
         elif isinstance(action, o.EmitEvent):
             rt.events(subject.body, "Warning" if action.warning else "Normal", action.reason, action.message)
         elif isinstance(action, o.RecordRollback):
@@ -62,6 +69,15 @@ def _ensure(rt: Runtime, subject: Subject, production: Obj | None) -> None:
     )
     rt.deployments.apply(subject.namespace, body)
     rt.services.apply(subject.namespace, workload.candidate_service(production, subject.name, subject.uid))
+
+
+def _write(rt: Runtime, subject: Subject, production: Obj | None, template: Template) -> None:
+    """Make production serve ``template`` (a promotion or its revert); nothing if it does."""
+    if production is None:
+        raise NotFound(f"production Deployment {subject.spec.target.deployment} is gone")
+    if prod.template_of(production) == template:
+        return
+    rt.deployments.patch(subject.namespace, subject.spec.target.deployment, prod.patch_to(template))
 
 
 def _promote(rt: Runtime, subject: Subject, production: Obj | None) -> None:

@@ -8,8 +8,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from shadowgate.core.lifecycle import gating
 from shadowgate.core.lifecycle.phases import Phase
 from shadowgate.core.lifecycle.status import Condition, Status
+
+# Kubernetes allows long condition messages; a screenful is enough to name every gate.
+_MESSAGE_LIMIT = 1024
+
+
+def _which(status: Status, verdict: str) -> str:
+    """The gates with ``verdict`` and why (e.g. which source could not be reached)."""
+    detail = "; ".join(gating.describe(g) for g in status.gates if str(g.result.verdict) == verdict)
+    return detail if len(detail) <= _MESSAGE_LIMIT else detail[: _MESSAGE_LIMIT - 3] + "..."
 
 
 def _gates(status: Status) -> tuple[str, str, str]:
@@ -17,13 +27,11 @@ def _gates(status: Status) -> tuple[str, str, str]:
     if not verdicts:
         return "Unknown", "NotEvaluated", "no gate has been evaluated yet"
     if "Fail" in verdicts:
-        return "False", "GateFailing", f"{verdicts.count('Fail')} of {len(verdicts)} gates failing"
+        failing = f"{verdicts.count('Fail')} of {len(verdicts)} gates failing"
+        return "False", "GateFailing", f"{failing}: {_which(status, 'Fail')}"
     if "Inconclusive" in verdicts:
-        return (
-            "Unknown",
-            "GateInconclusive",
-            f"{verdicts.count('Inconclusive')} of {len(verdicts)} inconclusive",
-        )
+        unsure = f"{verdicts.count('Inconclusive')} of {len(verdicts)} inconclusive"
+        return "Unknown", "GateInconclusive", f"{unsure}: {_which(status, 'Inconclusive')}"
     return "True", "AllPassing", f"{len(verdicts)} gates passing"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shadowgate.core.lifecycle.production import Template
 from shadowgate.core.lifecycle.spec import LifecycleSpec
 from shadowgate.core.verdicts import GateResult
 
@@ -33,6 +34,12 @@ class Observations:
     candidate: Workload = Workload()
     # The production Deployment serves the candidate's model and that rollout is Available.
     production_promoted: bool = False
+    # Production's promoted fields as they are now (recorded in status when promotion starts).
+    production: Template | None = None
+    # In Promoting, with a record of production before: what the operator's promotion writes,
+    # computed from that record, and why production's rollout is not Available (evidence).
+    production_promotion: Template | None = None
+    production_rollout: str = ""
     # None when no analysis ran this reconcile (not due, or not an analysing phase).
     # An empty tuple means the phase has no gates.
     gates: tuple[GateResult, ...] | None = None
@@ -69,7 +76,17 @@ class RestoreRoutes:
 
 @dataclass(frozen=True)
 class PromoteProduction:
-    """Point the production Deployment at the candidate's model (archive and version)."""
+    """Point the production Deployment at the candidate's model (archive and version):
+    write ``template`` when given, else derive it from production as it is now."""
+
+    template: Template | None = None
+
+
+@dataclass(frozen=True)
+class RevertProduction:
+    """Write back what production served before the promotion."""
+
+    template: Template
 
 
 @dataclass(frozen=True)
@@ -92,6 +109,7 @@ Action = (
     | SetRoutes
     | RestoreRoutes
     | PromoteProduction
+    | RevertProduction
     | EmitEvent
     | RecordRollback
 )

@@ -4,12 +4,14 @@ rolling back. Each step records what it decided in status and asks for the actio
 
 from __future__ import annotations
 
+from shadowgate.core.lifecycle import production
 from shadowgate.core.lifecycle.observations import (
     DeleteWorkload,
     EnsureWorkload,
     PromoteProduction,
     RecordRollback,
     RestoreRoutes,
+    RevertProduction,
     SetRoutes,
 )
 from shadowgate.core.lifecycle.phases import Phase, Promotion
@@ -108,8 +110,15 @@ class Rollout(Run):
             self.emit("AwaitingApproval", self.s.message)
 
     def promote(self, reason: str, message: str) -> None:
-        self.actions.append(PromoteProduction())
-        self.goto(Phase.PROMOTING, reason, f"{message}: rolling the production Deployment to the candidate")
+        # Production is not touched in this reconcile: first the status records what it serves
+        # now, so an operator killed right after the promotion patch still knows what to revert
+        # to. The next reconcile (in Promoting) writes the promotion.
+        self.goto(
+            Phase.PROMOTING,
+            reason,
+            f"{message}: rolling the production Deployment to the candidate",
+            production_before=self.obs.production,
+        )
 
     def rollback(self, reason: str, message: str) -> None:
         touched = self.s.routes_touched
@@ -127,6 +136,7 @@ class Rollout(Run):
             )
 
     def promoting(self) -> None:
+        state = self.production_state()
         if self.obs.production_promoted:
             self.actions.extend((RestoreRoutes(), DeleteWorkload()))
             self.goto(
@@ -139,14 +149,50 @@ class Rollout(Run):
                 routes_touched=False,
             )
         elif self.elapsed(self.s.phase_since) > self.spec.promote_timeout_s:
-            self.cleanup()
-            self.goto(
-                Phase.FAILED,
-                "PromotionTimedOut",
-                f"production rollout not Available within {self.spec.promote_timeout_s:g}s",
-                True,
-                weight=0,
-                mirror_percent=0,
-            )
-        else:
-            self.actions.append(PromoteProduction())
+            self.promotion_timed_out()
+        elif state is None or state is production.State.BEFORE:
+            self.actions.append(PromoteProduction(template=self.obs.production_promotion))
+        elif state is production.State.FOREIGN and self.s.reason != "ProductionChanged":
+            # Someone else rewrote production mid-promotion: theirs wins, nothing is re-applied.
+            self.update(reason="ProductionChanged", message=_FOREIGN)
+            self.emit("ProductionChanged", _FOREIGN, True)
+
+    def production_state(self) -> production.State | None:
+        """None without a record of production before the promotion (a Candidate that began
+        promoting under an older operator) or without the observations to compare."""
+        before, current, promoted = (
+            self.s.production_before,
+            self.obs.production,
+            self.obs.production_promotion,
+        )
+        if before is None or current is None or promoted is None:
+            return None
+        return production.classify(current, before, promoted)
+
+    def promotion_timed_out(self) -> None:
+        """Traffic back on the primary, the candidate removed, and production's template put
+        back to what it served before, unless someone else changed it meanwhile."""
+        why = f"production rollout not Available within {self.spec.promote_timeout_s:g}s"
+        if self.obs.production_rollout:
+            why += f" ({self.obs.production_rollout})"
+        self.cleanup()  # users back on the primary first, then production's template
+        outcome = self.undo_promotion()
+        self.goto(Phase.FAILED, "PromotionTimedOut", f"{why}; {outcome}", True, weight=0, mirror_percent=0)
+
+    def undo_promotion(self) -> str:
+        """Revert production if it is what this operator's promotion wrote; say what became of it."""
+        before, state = self.s.production_before, self.production_state()
+        if before is not None and state is production.State.PROMOTED:
+            self.actions.append(RevertProduction(template=before))
+        if before is not None and state in (production.State.PROMOTED, production.State.BEFORE):
+            # Same words whether this reconcile reverts or a replay finds it reverted already.
+            return f"production's template is back to what it served before ({production.describe(before)})"
+        if state is production.State.FOREIGN:
+            return _FOREIGN
+        return "production is left as is: no record of what it served before the promotion"
+
+
+_FOREIGN = (
+    "production's template was changed by someone else during the promotion; "
+    "the operator neither re-applies nor reverts it"
+)

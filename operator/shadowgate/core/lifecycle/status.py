@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shadowgate.core.lifecycle.phases import Phase
+from shadowgate.core.lifecycle.production import Template
 from shadowgate.core.verdicts import GateResult
 
 HISTORY_LIMIT = 30
@@ -145,6 +146,8 @@ class Status:
     inconclusive_count: int = 0
     failed_at: datetime | None = None  # the analysis that made a gate decisively fail
     unavailable_since: datetime | None = None
+    # What production served when the promotion began; written before production is touched.
+    production_before: Template | None = None
     gates: tuple[GateStatus, ...] = ()
     conditions: tuple[Condition, ...] = ()
     history: tuple[HistoryEntry, ...] = field(default=())
@@ -176,6 +179,7 @@ class Status:
             "inconclusiveCount": self.inconclusive_count,
             "failedAt": t(self.failed_at),
             "unavailableSince": t(self.unavailable_since),
+            "productionBefore": self.production_before.to_dict() if self.production_before else None,
             "gatesSummary": self.gates_summary,
             "gates": [g.to_dict() for g in self.gates],
             "conditions": [c.to_dict() for c in self.conditions],
@@ -204,6 +208,7 @@ class Status:
             inconclusive_count=int(raw.get("inconclusiveCount") or 0),
             failed_at=parse_time(raw.get("failedAt")),
             unavailable_since=parse_time(raw.get("unavailableSince")),
+            production_before=Template.from_dict(before) if (before := raw.get("productionBefore")) else None,
             gates=tuple(GateStatus.from_dict(g) for g in raw.get("gates") or ()),
             conditions=tuple(Condition.from_dict(c) for c in raw.get("conditions") or ()),
             history=tuple(HistoryEntry.from_dict(h) for h in raw.get("history") or ()),

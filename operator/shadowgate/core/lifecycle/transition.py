@@ -58,7 +58,10 @@ class _Run(rollout.Rollout):
         spec, phase = self.spec, self.s.phase
         if spec.abort:
             self.cleanup()
-            self.goto(Phase.ABORTED, "Aborted", f"aborted by spec.abort in {phase}", warning=True)
+            message = f"aborted by spec.abort in {phase}"
+            if phase is Phase.PROMOTING:
+                message += f"; {self.undo_promotion()}"
+            self.goto(Phase.ABORTED, "Aborted", message, warning=True)
             return
         if self.obs.spec_error:
             if phase.holds_target:
