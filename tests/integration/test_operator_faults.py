@@ -7,7 +7,8 @@
 - The evaluation source unreachable (the model server's management port refuses connections):
   the Candidate holds in Evaluating and routing is never touched.
 - A promotion whose production rollout never becomes Available: PromotionTimedOut puts
-  production's template back to what it served before, unless someone else changed it.
+  production's template back to what it served before, unless someone else changed it; a
+  Candidate deleted mid-promotion takes its promotion back too.
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ import pytest
 import test_operator_support as support
 from kubernetes import client
 from shadowgate.devstack.stack import Stack
-from test_operator_support import BASE_ARCHIVE, GOOD_ARCHIVE, Env, OperatorProcess, eventually, free_port
+from test_operator_support import (
+    BASE_ARCHIVE,
+    GOOD_ARCHIVE,
+    GROUP,
+    PLURAL,
+    VERSION,
+    Env,
+    OperatorProcess,
+    eventually,
+    free_port,
+)
 from test_operator_support import assert_no_duplicate_transitions as no_duplicates
 
 pytestmark = pytest.mark.integration
@@ -182,10 +193,10 @@ def _production(env: Env) -> dict[str, Any]:
     return out
 
 
-def _promoting_to_never_ready(env: Env, name: str) -> None:
+def _promoting_to_never_ready(env: Env, name: str, timeout: str = "8s") -> None:
     env.evidence.error_ratio.labels(env.ns).set(0.05)
     env.production()
-    spec = env.spec(policy={"deployTimeout": "60s", "promoteTimeout": "8s"})
+    spec = env.spec(policy={"deployTimeout": "60s", "promoteTimeout": timeout})
     spec["model"]["archiveUri"] = NEVER_READY_ARCHIVE
     env.create(name, spec)
     env.wait_phase(name, "Promoting", timeout=120)
@@ -247,3 +258,21 @@ def test_promotion_timeout_leaves_a_foreign_change_alone(env: Env) -> None:
     assert "ProductionChanged" in eventually(lambda: env.events("overtaken"), 20, "events")
     table = env.table()
     assert (table["canary"], table["canaryWeight"], table["shadow"]) == (None, 0, None)
+
+
+def test_deleting_a_candidate_mid_promotion_takes_the_promotion_back(env: Env) -> None:
+    _promoting_to_never_ready(env, "withdrawn", timeout="10m")
+    env.objects.delete_namespaced_custom_object(GROUP, VERSION, env.ns, PLURAL, "withdrawn")
+
+    def deleted() -> bool:
+        try:
+            env.get("withdrawn")
+        except client.ApiException as err:
+            return err.status == 404
+        return False
+
+    eventually(deleted, 30, "Candidate deleted (finalizer done)")
+    assert env.production_archive() == BASE_ARCHIVE
+    table = env.table()
+    assert (table["canary"], table["canaryWeight"], table["shadow"]) == (None, 0, None)
+    assert eventually(lambda: not env.candidate_deployment_exists("withdrawn"), 30, "candidate removed")

@@ -42,23 +42,28 @@ PROMOTED = Template(
     ),
 )
 FOREIGN = dataclasses.replace(BEFORE, args=("--archive", "file:///models/hotfix", "--variant", "primary"))
+# What observe would compute from production as it is now: never what a Promoting Candidate writes.
+ELSEWHERE = dataclasses.replace(PROMOTED, args=("--archive", "file:///models/recomputed"))
 ROLLOUT = "generation 2 observed 2, 1/1 Pods on the new template, 1 available, 1 unavailable, 2 Pods in all"
 
 
 def promoting(since_s: float = 0, before: Template | None = BEFORE) -> Status:
+    """Promoting with both records written when the promotion began (none: an older operator's)."""
     return st(
         Phase.PROMOTING,
         since_s=since_s,
         weight=50,
         production_before=before,
+        production_promotion=PROMOTED if before is not None else None,
         reason="Promoting",
         message="all gates passed: rolling the production Deployment to the candidate",
     )
 
 
 def seen(current: Template | None, **kw: Any) -> o.Observations:
-    """Observations in Promoting, as ``observe`` gathers them with a record in status."""
-    return obs(production=current, production_promotion=PROMOTED, production_rollout=ROLLOUT, **kw)
+    """Observations in Promoting, as ``observe`` gathers them. What a promotion of ``current``
+    would write is observed too; in Promoting the lifecycle uses the recorded one instead."""
+    return obs(production=current, production_promotion=ELSEWHERE, production_rollout=ROLLOUT, **kw)
 
 
 def actions(decision_actions: tuple[o.Action, ...]) -> list[o.Action]:
@@ -71,7 +76,7 @@ LEFT_ALONE = "changed by someone else during the promotion"
 CASES = [
     pytest.param(
         st(Phase.CANARY, step=1, step_since=T0 - timedelta(seconds=31), weight=50),
-        obs(gates=(ok(),), samples=100, production=BEFORE),
+        obs(gates=(ok(),), samples=100, production=BEFORE, production_promotion=PROMOTED),
         Phase.PROMOTING,
         [],
         "all gates passed",
@@ -161,29 +166,54 @@ def test_promoting(
         assert ROLLOUT in s.message  # the evidence: which rollout condition did not hold
         assert "PromotionTimedOut" in events(decision.actions)
     if status.phase is not Phase.PROMOTING:
-        assert s.production_before == BEFORE
+        assert (s.production_before, s.production_promotion) == (BEFORE, PROMOTED)
+
+
+WRITTEN = [o.RestoreRoutes(), o.DeleteWorkload(), o.RevertProduction(template=BEFORE)]
+ABORT = dict(spec=dataclasses.replace(SPEC, abort=True))
+SPEC_CHANGE = dict(spec=dataclasses.replace(SPEC, fingerprint="f2"), generation=2)
 
 
 @pytest.mark.parametrize(
-    ("current", "expected", "message"),
+    ("current", "changes", "phase", "reason", "expected", "message"),
     [
+        pytest.param(PROMOTED, ABORT, Phase.ABORTED, "Aborted", WRITTEN, REVERTED, id="abort-reverts"),
+        pytest.param(BEFORE, ABORT, Phase.ABORTED, "Aborted", WRITTEN[:2], REVERTED, id="abort-before-write"),
+        pytest.param(FOREIGN, ABORT, Phase.ABORTED, "Aborted", WRITTEN[:2], LEFT_ALONE, id="abort-foreign"),
         pytest.param(
             PROMOTED,
-            [o.RestoreRoutes(), o.DeleteWorkload(), o.RevertProduction(template=BEFORE)],
+            SPEC_CHANGE,
+            Phase.DEPLOYING,
+            "SpecChanged",
+            [o.RestoreRoutes(), o.RevertProduction(template=BEFORE), o.EnsureWorkload()],
             REVERTED,
-            id="reverts-what-the-operator-wrote",
+            id="spec-change-reverts-the-old-promotion",
         ),
-        pytest.param(BEFORE, [o.RestoreRoutes(), o.DeleteWorkload()], REVERTED, id="not-yet-written"),
-        pytest.param(FOREIGN, [o.RestoreRoutes(), o.DeleteWorkload()], LEFT_ALONE, id="foreign-left-alone"),
+        pytest.param(
+            PROMOTED,
+            dict(spec_error="gate 'x': bad"),
+            Phase.FAILED,
+            "InvalidSpec",
+            WRITTEN,
+            REVERTED,
+            id="invalid-spec-reverts",
+        ),
     ],
 )
-def test_abort_while_promoting_undoes_the_promotion(
-    current: Template, expected: list[o.Action], message: str
+def test_leaving_promoting_undoes_the_promotion(
+    current: Template,
+    changes: dict[str, Any],
+    phase: Phase,
+    reason: str,
+    expected: list[o.Action],
+    message: str,
 ) -> None:
-    decision = transition(promoting(), seen(current, spec=dataclasses.replace(SPEC, abort=True)), T0)
-    assert (decision.status.phase, decision.status.reason) == (Phase.ABORTED, "Aborted")
+    decision = transition(promoting(), seen(current, **changes), T0)
+    assert (decision.status.phase, decision.status.reason) == (phase, reason)
     assert actions(decision.actions) == expected
     assert message in decision.status.message
+    if phase is Phase.DEPLOYING:  # a later promotion records afresh
+        assert (decision.status.production_before, decision.status.production_promotion) == (None, None)
 
 
 def test_a_foreign_change_is_reported_once() -> None:
@@ -235,6 +265,7 @@ class World:
 
     def __init__(self) -> None:
         self.production = BEFORE
+        self.writes: list[Template] = []
 
     def apply(self, decision_actions: tuple[o.Action, ...]) -> None:
         for action in decision_actions:
@@ -243,9 +274,12 @@ class World:
             )
             if written is not None:
                 self.production = written
+                self.writes.append(written)
 
     def observe(self) -> o.Observations:
-        return seen(self.production)
+        # As observe computes it: a promotion of production as it is now.
+        promotion = PROMOTED if self.production == BEFORE else ELSEWHERE
+        return obs(production=self.production, production_promotion=promotion, production_rollout=ROLLOUT)
 
 
 @pytest.mark.parametrize("crash_at", [pytest.param(i, id=f"killed-after-step-{i}") for i in range(4)])
@@ -266,6 +300,7 @@ def test_kill_9_at_any_step_still_reverts(crash_at: int) -> None:
     assert (status.phase, status.reason) == (Phase.FAILED, "PromotionTimedOut")
     assert REVERTED in status.message
     assert world.production == BEFORE
+    assert world.writes == [PROMOTED, BEFORE]  # each written once, even across the replay
     assert [h.to_phase for h in status.history] == ["Promoting", "Failed"]
 
 
@@ -360,6 +395,7 @@ def test_controller_times_out_a_promotion(foreign: bool) -> None:
         if run(rt, body, clock, 6)["status"]["phase"] == "Promoting":
             break
     assert body["status"]["productionBefore"]["args"] == original["spec"]["containers"][0]["args"]
+    assert body["status"]["productionPromotion"]["annotations"]["shadowgate.dev/version"] == "1.1.0"
     run(rt, body, clock)  # writes the promotion; its Pods never become Available
     assert workload.serves(deployments.objects["retriever"], candidate.parse(body["spec"]), FLAGS)
     if foreign:
@@ -377,3 +413,32 @@ def test_controller_times_out_a_promotion(foreign: bool) -> None:
     assert router_table.routes_of(cms.table()).canary_weight == 0
     assert "adapter-cand" not in deployments.objects
     assert reconcile.reconcile(rt, body, 0) is None  # terminal: nothing more to do
+
+
+@pytest.mark.parametrize(
+    ("phase", "foreign", "reverted"),
+    [
+        pytest.param(Phase.PROMOTING, False, True, id="promoting-reverted"),
+        pytest.param(Phase.PROMOTING, True, False, id="promoting-foreign-left-alone"),
+        pytest.param(Phase.PROMOTED, False, False, id="promoted-kept"),
+    ],
+)
+def test_deleting_while_promoting_takes_the_promotion_back(
+    phase: Phase, foreign: bool, reverted: bool
+) -> None:
+    table = {"route": "retriever", "version": 1, "primary": {"service": "retriever", "port": 8080}}
+    rt, _, cms, _, _ = harness({"retriever": table})
+    deployments = MergingDeployments({"retriever": production()})
+    rt = dataclasses.replace(rt, deployments=deployments)
+    before = prod.template_of(production())
+    promoted = prod.promoted(before, candidate.parse(spec()), FLAGS)
+    deployments.patch("manga", "retriever", prod.patch_to(promoted))
+    if foreign:
+        container = deployments.objects["retriever"]["spec"]["template"]["spec"]["containers"][0]
+        container["args"] = ["--archive=file:///models/hotfix.tar.gz"]
+    status = Status(phase=phase, production_before=before, production_promotion=promoted, weight=50)
+    reconcile.cleanup(rt, body_for(spec()) | {"status": status.to_dict()})
+    current = prod.template_of(deployments.objects["retriever"])
+    assert (current == before) is reverted
+    assert foreign or reverted or current == promoted
+    assert router_table.routes_of(cms.table()).canary_weight == 0

@@ -46,14 +46,14 @@ def gather(rt: Runtime, subject: Subject, status: Status, queue_ahead: int, now:
         )
     if status.phase not in (Phase.PENDING, Phase.QUEUED):  # no workload before Deploying: save the read
         base["candidate"] = _workload(rt, subject)
-    base["production"] = prod.template_of(production)
+    current = prod.template_of(production)
+    base["production"] = current
+    base["production_promotion"] = prod.promoted(current, spec, rt.flags)  # recorded on promoting
     if status.phase is Phase.PROMOTING:
         base["production_promoted"] = workload.serves(production, spec, rt.flags) and workload.available(
             production
         )
         base["production_rollout"] = prod.rollout(production)
-        if status.production_before is not None:
-            base["production_promotion"] = prod.promoted(status.production_before, spec, rt.flags)
     if analysis_due(status, lifecycle.analysis_interval_s, now):
         since = status.step_since if status.phase is Phase.CANARY else status.phase_since
         window_s = max(1.0, (now - since).total_seconds()) if since else lifecycle.analysis_interval_s

@@ -15,12 +15,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from shadowgate.controller import act, candidate, observe, workload
+from shadowgate.controller import production as prod
 from shadowgate.controller.runtime import Runtime, Subject
 from shadowgate.core.lifecycle import observations as o
+from shadowgate.core.lifecycle import production
 from shadowgate.core.lifecycle.phases import Phase
 from shadowgate.core.lifecycle.spec import LifecycleSpec
 from shadowgate.core.lifecycle.status import Status
 from shadowgate.core.lifecycle.transition import transition
+from shadowgate.kube.base import NotFound
 
 log = logging.getLogger("shadowgate.controller")
 
@@ -105,7 +108,8 @@ def reconcile(rt: Runtime, body: dict[str, Any], ahead: int) -> dict[str, Any] |
 
 
 def cleanup(rt: Runtime, body: dict[str, Any]) -> None:
-    """On deletion: production routing first, then the candidate's resources."""
+    """On deletion: production routing first, then a promotion in progress, then the candidate's
+    resources."""
     meta = body["metadata"]
     try:
         spec = candidate.parse(body.get("spec") or {})
@@ -115,6 +119,22 @@ def cleanup(rt: Runtime, body: dict[str, Any]) -> None:
         meta["namespace"], meta["name"], meta.get("uid", ""), int(meta.get("generation") or 1), spec, body
     )
     rt.traffic(spec.target.provider).finalize(subject.route_target())
+    _abandon_promotion(rt, subject, Status.from_dict(body.get("status")))
     rt.deployments.delete(subject.namespace, subject.workload)
     rt.services.delete(subject.namespace, subject.workload)
     rt.metrics.forget(subject.namespace, subject.name)
+
+
+def _abandon_promotion(rt: Runtime, subject: Subject, status: Status) -> None:
+    """A Candidate deleted while Promoting takes its promotion back, if production is still
+    exactly what the promotion wrote (the status records both sides; someone else's change stays)."""
+    before, promoted = status.production_before, status.production_promotion
+    if status.phase is not Phase.PROMOTING or before is None or promoted is None:
+        return
+    try:
+        current = rt.deployments.get(subject.namespace, subject.spec.target.deployment)
+    except NotFound:
+        return
+    template = production.revert_to(prod.template_of(current), before, promoted)
+    if template is not None:
+        rt.deployments.patch(subject.namespace, subject.spec.target.deployment, prod.patch_to(template))

@@ -34,11 +34,11 @@ class Observations:
     candidate: Workload = Workload()
     # The production Deployment serves the candidate's model and that rollout is Available.
     production_promoted: bool = False
-    # Production's promoted fields as they are now (recorded in status when promotion starts).
+    # Production's promoted fields as they are now, and what a promotion of this candidate
+    # would write over them (both recorded in status when the promotion starts).
     production: Template | None = None
-    # In Promoting, with a record of production before: what the operator's promotion writes,
-    # computed from that record, and why production's rollout is not Available (evidence).
     production_promotion: Template | None = None
+    # In Promoting: why production's rollout is not Available (evidence for a timeout).
     production_rollout: str = ""
     # None when no analysis ran this reconcile (not due, or not an analysing phase).
     # An empty tuple means the phase has no gates.

@@ -73,6 +73,12 @@ def classify(current: Template, before: Template, promoted: Template) -> State:
     return State.FOREIGN
 
 
+def revert_to(current: Template, before: Template, promoted: Template) -> Template | None:
+    """The template to write back when a promotion is abandoned: ``before`` if production is
+    exactly what the operator's promotion wrote, else nothing (reverted already, or not ours)."""
+    return before if classify(current, before, promoted) is State.PROMOTED else None
+
+
 def describe(template: Template) -> str:
     """A short name for what a template serves, for status messages (the whole template is in
     status as ``productionBefore``)."""

@@ -118,6 +118,7 @@ class Rollout(Run):
             reason,
             f"{message}: rolling the production Deployment to the candidate",
             production_before=self.obs.production,
+            production_promotion=self.obs.production_promotion,
         )
 
     def rollback(self, reason: str, message: str) -> None:
@@ -151,7 +152,7 @@ class Rollout(Run):
         elif self.elapsed(self.s.phase_since) > self.spec.promote_timeout_s:
             self.promotion_timed_out()
         elif state is None or state is production.State.BEFORE:
-            self.actions.append(PromoteProduction(template=self.obs.production_promotion))
+            self.actions.append(PromoteProduction(template=self.s.production_promotion))
         elif state is production.State.FOREIGN and self.s.reason != "ProductionChanged":
             # Someone else rewrote production mid-promotion: theirs wins, nothing is re-applied.
             self.update(reason="ProductionChanged", message=_FOREIGN)
@@ -159,13 +160,9 @@ class Rollout(Run):
 
     def production_state(self) -> production.State | None:
         """None without a record of production before the promotion (a Candidate that began
-        promoting under an older operator) or without the observations to compare."""
-        before, current, promoted = (
-            self.s.production_before,
-            self.obs.production,
-            self.obs.production_promotion,
-        )
-        if before is None or current is None or promoted is None:
+        promoting under an older operator) or without production to compare."""
+        before, promoted, current = self.s.production_before, self.s.production_promotion, self.obs.production
+        if before is None or promoted is None or current is None:
             return None
         return production.classify(current, before, promoted)
 
@@ -178,6 +175,11 @@ class Rollout(Run):
         self.cleanup()  # users back on the primary first, then production's template
         outcome = self.undo_promotion()
         self.goto(Phase.FAILED, "PromotionTimedOut", f"{why}; {outcome}", True, weight=0, mirror_percent=0)
+
+    def abandon(self) -> str:
+        """Leaving Promoting for anything but Promoted: undo the promotion (``undo_promotion``)
+        and say so, as a suffix for the transition's message; nothing in other phases."""
+        return f"; {self.undo_promotion()}" if self.s.phase is Phase.PROMOTING else ""
 
     def undo_promotion(self) -> str:
         """Revert production if it is what this operator's promotion wrote; say what became of it."""

@@ -146,8 +146,10 @@ class Status:
     inconclusive_count: int = 0
     failed_at: datetime | None = None  # the analysis that made a gate decisively fail
     unavailable_since: datetime | None = None
-    # What production served when the promotion began; written before production is touched.
+    # What production served when the promotion began, and what the promotion writes over it;
+    # both recorded before production is touched, so a revert never depends on the spec.
     production_before: Template | None = None
+    production_promotion: Template | None = None
     gates: tuple[GateStatus, ...] = ()
     conditions: tuple[Condition, ...] = ()
     history: tuple[HistoryEntry, ...] = field(default=())
@@ -180,6 +182,9 @@ class Status:
             "failedAt": t(self.failed_at),
             "unavailableSince": t(self.unavailable_since),
             "productionBefore": self.production_before.to_dict() if self.production_before else None,
+            "productionPromotion": (
+                self.production_promotion.to_dict() if self.production_promotion else None
+            ),
             "gatesSummary": self.gates_summary,
             "gates": [g.to_dict() for g in self.gates],
             "conditions": [c.to_dict() for c in self.conditions],
@@ -209,6 +214,9 @@ class Status:
             failed_at=parse_time(raw.get("failedAt")),
             unavailable_since=parse_time(raw.get("unavailableSince")),
             production_before=Template.from_dict(before) if (before := raw.get("productionBefore")) else None,
+            production_promotion=(
+                Template.from_dict(promo) if (promo := raw.get("productionPromotion")) else None
+            ),
             gates=tuple(GateStatus.from_dict(g) for g in raw.get("gates") or ()),
             conditions=tuple(Condition.from_dict(c) for c in raw.get("conditions") or ()),
             history=tuple(HistoryEntry.from_dict(h) for h in raw.get("history") or ()),

@@ -58,15 +58,15 @@ class _Run(rollout.Rollout):
         spec, phase = self.spec, self.s.phase
         if spec.abort:
             self.cleanup()
-            message = f"aborted by spec.abort in {phase}"
-            if phase is Phase.PROMOTING:
-                message += f"; {self.undo_promotion()}"
+            message = f"aborted by spec.abort in {phase}{self.abandon()}"
             self.goto(Phase.ABORTED, "Aborted", message, warning=True)
             return
         if self.obs.spec_error:
+            message = self.obs.spec_error
             if phase.holds_target:
                 self.cleanup()
-            self.goto(Phase.FAILED, "InvalidSpec", self.obs.spec_error, True, fingerprint=spec.fingerprint)
+                message += self.abandon()
+            self.goto(Phase.FAILED, "InvalidSpec", message, True, fingerprint=spec.fingerprint)
             return
         if not self.s.fingerprint or not phase.holds_target:
             self.update(fingerprint=spec.fingerprint)
@@ -94,12 +94,15 @@ class _Run(rollout.Rollout):
         gen = self.obs.generation
         if self.s.routes_touched:
             self.actions.append(RestoreRoutes())
+        undone = self.abandon()  # a half-done promotion of the old spec is taken back first
         self.actions.append(EnsureWorkload())
         self.goto(
             Phase.DEPLOYING,
             "SpecChanged",
-            f"generation {gen} changed the spec: analysis restarts from Deploying",
+            f"generation {gen} changed the spec: analysis restarts from Deploying{undone}",
             **fresh_analysis(),
+            production_before=None,
+            production_promotion=None,
             fingerprint=self.spec.fingerprint,
             routes_touched=False,
             paused_from=None,
