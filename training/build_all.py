@@ -11,7 +11,7 @@ matches and every archive is present, nothing is rebuilt.
 | archive               | name      | version        | what                                          |
 |-----------------------|-----------|----------------|-----------------------------------------------|
 | retriever-baseline    | retriever | 1.0.0          | plain all-MiniLM-L6-v2 over the catalog       |
-| retriever-iyashikei   | retriever | 1.1.0          | + query adapter trained on editorial pairs    |
+| retriever-iyashikei   | retriever | 1.1.0          | + low-rank query adapter, editorial pairs     |
 | retriever-degraded    | retriever | 1.1.1-shuffled | + adapter trained on shuffled labels          |
 | intent-baseline       | intent    | 1.0.0          | linear head, plain cross-entropy, T = 1       |
 | intent-candidate      | intent    | 1.1.0          | class-balanced head + fitted temperature      |
@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import safetensors.numpy
 
-from training import classifier, embed, queries, reranker, retriever
+from training import classifier, embed, queries, reranker, retriever, validation
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -120,6 +120,7 @@ def build(out: pathlib.Path, log: Callable[[str], None] = print) -> dict[str, st
         log(f"index: {index.shape} in {time.monotonic() - t0:.0f}s")
         safetensors.numpy.save_file({"embeddings": index}, str(tmp / "index.safetensors"))
         files = {"catalog": DATA / "catalog.jsonl", "index": tmp / "index.safetensors"}
+        relevant = validation.relevant_items(validation.training_queries(pairs, catalog))
         built["retriever-baseline"] = str(
             _archive(out, "retriever-baseline", "retriever", "1.0.0", "retriever", files, {}, "plain MiniLM")
         )
@@ -138,11 +139,15 @@ def build(out: pathlib.Path, log: Callable[[str], None] = print) -> dict[str, st
             ),
         ):
             t0 = time.monotonic()
-            adapter = retriever.train_adapter(pairs, catalog, index, shuffle_labels=shuffled)
+            # The degraded candidate keeps the first (full-map) recipe: it exists to be rolled back.
+            recipe = retriever.FULL_RECIPE if shuffled else retriever.RECIPE
+            adapter = retriever.train_adapter(
+                pairs, catalog, index, shuffle_labels=shuffled, recipe=recipe, relevant=relevant
+            )
             log(f"{dirname}: adapter trained in {time.monotonic() - t0:.0f}s")
             path = tmp / dirname / "adapter.safetensors"
             path.parent.mkdir()
-            safetensors.numpy.save_file({"weight": adapter.weight, "bias": adapter.bias}, str(path))
+            safetensors.numpy.save_file(dict(adapter.tensors), str(path))
             built[dirname] = str(
                 _archive(
                     out, dirname, "retriever", version, "retriever", {**files, "adapter": path}, {}, what

@@ -53,10 +53,25 @@ def _slice_names(slice_name: str) -> list[str]:
     return ["iyashikei"] if slice_name == "iyashikei" else ["iyashikei", slice_name]
 
 
-def _recommend_queries(golden: bool) -> list[dict[str, Any]]:
-    """Every (template, phrase) recommendation query of one split, with its target and slices."""
+def recommend_queries(golden: bool, crossed: bool = False) -> list[dict[str, Any]]:
+    """Every (template, phrase) recommendation query of one split, with its target and slices.
+
+    ``crossed`` (training split only): every training template with every phrase. The
+    training slice and genre templates are different lists, so without crossing the
+    template alone tells an iyashikei query from a genre one, and an adapter learns that
+    shortcut: held-out templates then land on the wrong shelf (training.validation)."""
     out: list[dict[str, Any]] = []
-    slice_templates = queries.SLICE_TEMPLATES_GOLDEN if golden else queries.SLICE_TEMPLATES_TRAIN
+    slice_templates: tuple[str, ...] = (
+        queries.SLICE_TEMPLATES_GOLDEN if golden else queries.SLICE_TEMPLATES_TRAIN
+    )
+    genre_templates: tuple[str, ...] = (
+        queries.GENRE_TEMPLATES_GOLDEN if golden else queries.GENRE_TEMPLATES_TRAIN
+    )
+    if crossed and not golden:
+        # Both lists share "{p} comics" and "best {p} series": keep each template once.
+        slice_templates = genre_templates = tuple(
+            dict.fromkeys(queries.SLICE_TEMPLATES_TRAIN + queries.GENRE_TEMPLATES_TRAIN)
+        )
     for name, (themes, phrases) in queries.SLICES.items():
         for tpl, phrase in itertools.product(slice_templates, phrases):
             out.append(
@@ -67,7 +82,6 @@ def _recommend_queries(golden: bool) -> list[dict[str, Any]]:
                     "group": name,
                 }
             )
-    genre_templates = queries.GENRE_TEMPLATES_GOLDEN if golden else queries.GENRE_TEMPLATES_TRAIN
     for category, by_theme in queries.GENRES.items():
         for theme, phrases in by_theme.items():
             for tpl, phrase in itertools.product(genre_templates, phrases):
@@ -83,7 +97,7 @@ def _recommend_queries(golden: bool) -> list[dict[str, Any]]:
 
 
 def _pick_golden_retrieval(rng: random.Random) -> list[dict[str, Any]]:
-    pool = _recommend_queries(golden=True)
+    pool = recommend_queries(golden=True)
     chosen: list[dict[str, Any]] = []
     for group, rows in itertools.groupby(pool, key=lambda r: r["group"]):
         rows_list = list(rows)
@@ -233,12 +247,19 @@ def build(out: pathlib.Path, seed: int = 7) -> dict[str, Any]:
     golden_intents = _golden_intents(rng, golden, titles)
 
     leak = _Leakage([q["query"] for q in golden] + [r["text"] for r in golden_intents])
-    train = _recommend_queries(golden=False)
+    train = recommend_queries(golden=False)
     train = [q for q, ok in zip(train, leak.keep([q["query"] for q in train], "pairs"), strict=True) if ok]
     pairs = _pairs(rng, catalog, train)
     log = _query_log(rng, train, titles)
     keep = leak.keep([r["query"] for r in log], "query_log")
     log = [r for r, ok in zip(log, keep, strict=True) if ok]
+    # Template-crossed pairs (see recommend_queries), with their own RNG so that the query
+    # log and the original pairs stay exactly as they were.
+    plain = {q["query"] for q in recommend_queries(golden=False)}
+    crossed = [q for q in recommend_queries(golden=False, crossed=True) if q["query"] not in plain]
+    keep = leak.keep([q["query"] for q in crossed], "pairs_crossed")
+    crossed = [q for q, ok in zip(crossed, keep, strict=True) if ok]
+    pairs += _pairs(random.Random(f"{seed}:crossed"), catalog, crossed)
 
     labels = list(queries.INTENT_LABELS)
     costs = {
@@ -274,6 +295,7 @@ def build(out: pathlib.Path, seed: int = 7) -> dict[str, Any]:
         "golden_retrieval_queries": len(golden),
         "golden_intents": dict(Counter(r["label"] for r in golden_intents)),
         "training_queries": len(train),
+        "training_queries_crossed": len(crossed),
         "training_pairs": len(pairs),
         "query_log": dict(Counter(r["intent"] for r in log)),
         "near_duplicates_dropped": dict(leak.dropped),
