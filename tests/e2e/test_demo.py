@@ -1,17 +1,20 @@
 """The main job end to end (issue 9) on its own local stack, with real parts only: the API server,
-kube-controller-manager, Prometheus, the node agent running real model servers, the chart's
-identities, the operator and router as processes, and simulated users with clicks.
+kube-controller-manager, Prometheus, the node agent running real model servers and the chart's own
+operator (2 peered replicas) and router Deployments as local processes, and simulated users with
+clicks.
 
 One scenario, in order (each step needs the state the previous one left):
 1. platform + production + users (``shadowgate.demo.scenario.Demo``, the same code as the demo);
 2. shadow failure: a candidate's model-server process is killed during Shadow -> the candidate
    fails with a clear reason, routing is restored, users see no error;
 3. the iyashikei adapter: Deploying -> Evaluating -> Shadow -> Canary steps -> Promoted, with the
-   operator ``kill -9``-ed during a canary step and restarted; production then serves the adapter;
+   active operator Pod's process (found through the peering object and the Pod status)
+   ``kill -9``-ed during a canary step; the node agent restarts it in its Pod, the peers take
+   over, and production then serves the adapter;
 4. the degraded adapter -> a gate fails -> RollingBack -> RolledBack, production untouched, and the
    time from the decisive analysis to canary weight 0 is measured;
-5. zero failed user requests, Prometheus per-variant series, every dashboard query has data,
-   and no process is left after the stack goes down.
+5. zero failed user requests, Prometheus per-variant series (the operator and router scraped as
+   Pods), every dashboard query has data, and no process is left after the stack goes down.
 """
 
 from __future__ import annotations
@@ -26,8 +29,7 @@ from typing import Any
 
 import httpx
 import pytest
-from kubernetes import client
-from shadowgate.demo import manifests
+from shadowgate.demo import manifests, pods
 from shadowgate.demo.scenario import CandidateResult, Demo
 from shadowgate.demo.settings import Settings
 from shadowgate.demo.watch import CandidateWatch
@@ -70,23 +72,12 @@ def _stack_processes(d: Demo) -> list[int]:
 
 
 def _pod_pid(d: Demo, selector: str) -> int:
-    """The local process running the (only) Pod matching ``selector``, found by its POD_NAME."""
-    pods: Any = client.CoreV1Api(d.platform.kube()).list_namespaced_pod(
-        d.settings.namespace, label_selector=selector
-    )
-    names = [p.metadata.name for p in pods.items if p.status.phase == "Running"]
-    assert len(names) == 1, f"want one Running Pod for {selector}, got {names}"
-    markers = {f"POD_NAME={names[0]}".encode(), f"SHADOWGATE_STACK_ID={d.platform.stack_id}".encode()}
-    for proc in pathlib.Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            env = set((proc / "environ").read_bytes().split(b"\0"))
-        except OSError:
-            continue
-        if markers <= env:
-            return int(proc.name)
-    raise AssertionError(f"no process found for Pod {names[0]}")
+    """The local process running the (only) Running Pod matching ``selector``, from its status."""
+    running = [p for p in pods.pods(d.platform.kube(), d.settings.namespace, selector) if p.pid is not None]
+    assert len(running) == 1, f"want one Pod with a process for {selector}, got {running}"
+    pid = running[0].pid
+    assert pid is not None
+    return pid
 
 
 def _no_duplicate_transitions(status: dict[str, Any]) -> None:
@@ -171,8 +162,8 @@ def _shadow_failure(d: Demo) -> None:
 
 
 def _good_candidate_through_operator_restart(d: Demo) -> None:
-    restarts: list[float] = []
-
+    killed: list[tuple[pods.PodView, float]] = []
+    back_at: list[float] = []
     canary_since: list[float] = []
 
     def kill_operator_in_canary(watch: CandidateWatch) -> None:
@@ -182,16 +173,28 @@ def _good_candidate_through_operator_restart(d: Demo) -> None:
         # Shadow panels read [1m] rates: look while the shadow phase is fresh.
         if in_canary and len(DASHBOARD_MISSING) == 0 and time.monotonic() - canary_since[0] >= 10:
             DASHBOARD_MISSING.append(_missing_panels(d))
-        if not restarts and in_canary:
-            assert d.platform.operator is not None
-            d.platform.operator.kill9()
-            time.sleep(2)  # gone for a while, as after a node failure
-            d.platform.operator.start()
-            restarts.append(time.time())
+        if not killed and in_canary:
+            # The replica that acts (highest live priority in the peering object), and its process
+            # as the node agent reports it in the Pod status: no handle kept by the demo.
+            victim = d.platform.active_operator()
+            assert victim.pid is not None
+            os.kill(victim.pid, signal.SIGKILL)
+            killed.append((victim, time.monotonic()))
+        elif killed and not back_at and _operator_pod_back(d, killed[0][0]):
+            back_at.append(time.monotonic())
 
     result = d.run_candidate(manifests.GOOD, on_tick=kill_operator_in_canary)
     TIMINGS["good_candidate_s"] = result.wall_s
-    assert restarts, "the operator was never killed during a canary step"
+    assert killed, "the operator was never killed during a canary step"
+    victim, killed_at = killed[0]
+    deadline = time.monotonic() + 60
+    while not back_at and time.monotonic() < deadline:
+        if _operator_pod_back(d, victim):
+            back_at.append(time.monotonic())
+        time.sleep(0.5)
+    assert back_at, f"operator Pod {victim.name} did not come back: {d.platform.operator_pods()}"
+    TIMINGS["operator_pod_back_s"] = back_at[0] - killed_at
+    print(f"killed operator Pod {victim.name} (pid {victim.pid}); now {d.platform.operator_pods()}")
     assert result.phase == "Promoted", result
     assert result.history == ("Deploying", "Evaluating", "Shadow", "Canary", "Promoting", "Promoted")
     _no_duplicate_transitions(result.status)
@@ -204,6 +207,18 @@ def _good_candidate_through_operator_restart(d: Demo) -> None:
     assert set(d.settings.timings.canary_steps) <= _weights_seen(result, "Canary")
     final = result.samples[-1]
     assert (final.weight, final.canary, final.shadow) == (0, None, None)
+
+
+def _operator_pod_back(d: Demo, victim: pods.PodView) -> bool:
+    """The Deployment's Pod is back: the node agent restarted the process in the same Pod (restart
+    count up, a new pid) or a new Pod replaced it, and every replica is Ready again."""
+    seen = d.platform.operator_pods()
+    same = [p for p in seen if p.uid == victim.uid]
+    if same:
+        back = same[0].restarts > victim.restarts and same[0].pid not in (None, victim.pid)
+    else:
+        back = len(seen) >= 2
+    return back and sum(p.ready for p in seen) == 2
 
 
 def _degraded_candidate_rolls_back(d: Demo) -> None:
@@ -244,6 +259,16 @@ def _degraded_candidate_rolls_back(d: Demo) -> None:
 
 
 def _observability(d: Demo) -> None:
+    # The chart's operator and router Pods are scrape targets (their ports named metrics), as the
+    # model-server Pods are: every operator replica and the router Pod answer.
+    for app, selector in (
+        ("shadowgate-operator", d.platform.operator_selector),
+        ("shadowgate-router", d.platform.router_selector),
+    ):
+        names = {p.name for p in pods.pods(d.platform.kube(), d.settings.namespace, selector)}
+        up = _prom(d, f'up{{app_kubernetes_io_name="{app}"}} == 1')
+        assert names and names <= {s["metric"]["pod"] for s in up}, (app, names, up)
+    assert _prom(d, 'shadowgate_transitions_total{app_kubernetes_io_name="shadowgate-operator"}')
     for variant in ("primary", "canary"):
         latency = f'shadowgate_router_request_duration_seconds_count{{route="retriever",variant="{variant}"}}'
         assert _prom(d, latency), f"no router latency series for {variant}"

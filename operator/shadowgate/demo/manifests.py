@@ -1,9 +1,11 @@
 """Rendering the examples for the local stack, without changing what they say.
 
 The examples are written for a real cluster: the image's ``model-server`` and archives under
-``file:///models/``. Here the model server is the virtualenv's executable and the archives are the
-locally built ones, so rendering swaps exactly those values (and, for Candidates, applies the
-demo's shorter clocks from ``settings.Timings``); everything else is applied as written.
+``file:///models/``. The node agent runs a container's command on a PATH that starts with the
+virtualenv's entry points, as the image's PATH does, so ``model-server`` stays as written; the
+archives are the locally built ones, so rendering swaps exactly those values (and, for
+Candidates, applies the demo's shorter clocks from ``settings.Timings``); everything else is
+applied as written.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import copy
 import json
 import pathlib
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,10 +29,6 @@ CANDIDATE_ARCHIVES = {GOOD.name: "retriever-iyashikei", DEGRADED.name: "retrieve
 
 class RenderError(ValueError):
     """An example does not have the shape the demo renders; names the file and field."""
-
-
-def model_server_executable() -> str:
-    return str(pathlib.Path(sys.executable).with_name("model-server"))
 
 
 def archive_version(archive: pathlib.Path) -> str:
@@ -57,8 +54,6 @@ def production(archives: Mapping[str, pathlib.Path], path: pathlib.Path = PRODUC
             container = doc["spec"]["template"]["spec"]["containers"][0]
         except (KeyError, IndexError, TypeError) as exc:
             raise RenderError(f"{path}: Deployment {doc['metadata']['name']} has no container") from exc
-        if container.get("command") == ["model-server"]:
-            container["command"] = [model_server_executable()]
         args = list(container.get("args") or [])
         if "--model" not in args:
             raise RenderError(f"{path}: the model-server container has no --model argument")

@@ -1,16 +1,17 @@
-"""Step 1, the platform: the local stack, the model archives, the chart, the golden set, and the
-operator and router processes running under the chart's ServiceAccounts (never admin).
+"""Step 1, the platform: the local stack, the model archives, the chart with its own operator
+and router Deployments, and the golden set.
 
-The local cluster runs no containers and a local process has no in-cluster credentials, so the
-chart is installed with ``operator.replicas=0`` and a router route with ``replicas: 0``: it
-supplies the CRD, RBAC and identities, and the operator and router run here as processes with a
-kubeconfig holding a TokenRequest token for the chart's ServiceAccount (as
-``tests/integration/test_chart.py`` does). Both are Prometheus scrape targets.
+The local cluster runs no containers; its node agent runs every Pod as a local process with the
+container's command, args and env (PATH puts the project's entry points first, as the image's
+PATH does), a TokenRequest token for the Pod's ServiceAccount, the chart's probes, and a
+Prometheus target for each port named ``metrics``. So the chart is installed as production
+installs it: 2 operator replicas with kopf peering and a router Deployment for the route. The
+demo keeps no process handles; it finds Pods, their addresses and their processes through the
+API server (``shadowgate.demo.pods``).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import pathlib
 import subprocess
@@ -19,10 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from kubernetes import client, config
 
-from shadowgate.demo.processes import ManagedProcess, ProcessSpec, free_port
+from shadowgate.demo import pods
 from shadowgate.demo.settings import ROOT, Settings
 from shadowgate.devstack import state
 from shadowgate.devstack.stack import Stack
@@ -31,6 +31,8 @@ Log = Callable[[str], None]
 CHART = ROOT / "charts" / "shadowgate"
 GOLDEN_DIR = ROOT / "data" / "golden"
 GOLDEN_CONFIGMAP = "mangaassist-golden"
+# The chart's default operator.peering.name.
+PEERING_NAME = "shadowgate"
 
 
 class PlatformError(RuntimeError):
@@ -58,48 +60,14 @@ def build_archives(models_dir: pathlib.Path, log: Log) -> dict[str, pathlib.Path
     return {name: pathlib.Path(path) for name, path in answer["archives"].items()}
 
 
-def sa_kubeconfig(
-    api: client.ApiClient, admin_kubeconfig: str, namespace: str, sa: str, out: pathlib.Path
-) -> None:
-    """A kubeconfig whose only credential is a TokenRequest token for ``namespace/sa``."""
-    request = client.AuthenticationV1TokenRequest(
-        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=6 * 3600)
-    )
-    token_request: Any = client.CoreV1Api(api).create_namespaced_service_account_token(sa, namespace, request)
-    admin = yaml.safe_load(pathlib.Path(admin_kubeconfig).read_text())
-    cluster = dict(admin["clusters"][0]["cluster"])
-    if "certificate-authority" in cluster:
-        ca = pathlib.Path(cluster.pop("certificate-authority")).read_bytes()
-        cluster["certificate-authority-data"] = base64.b64encode(ca).decode()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "local", "cluster": cluster}],
-                "users": [{"name": sa, "user": {"token": token_request.status.token}}],
-                "contexts": [
-                    {"name": sa, "context": {"cluster": "local", "user": sa, "namespace": namespace}}
-                ],
-                "current-context": sa,
-            }
-        )
-    )
-    out.chmod(0o600)
-
-
 @dataclass
 class Platform:
     settings: Settings
     log: Log
     stack: Stack | None = None
     api: client.ApiClient | None = None
-    operator: ManagedProcess | None = None
-    router: ManagedProcess | None = None
     archives: dict[str, pathlib.Path] | None = None
     router_url: str = ""
-    operator_metrics: str = ""
 
     @property
     def stack_id(self) -> str:
@@ -126,7 +94,9 @@ class Platform:
     def _tool(self, tool: str, *args: str, stdin: str | None = None) -> str:
         stack = self.the_stack()
         argv = [str(stack.bin_dir / tool), *args, "--kubeconfig", stack.kubeconfig]
-        res = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=300, check=False)
+        # helm --wait has its own deadline (settings.chart_timeout_s); this one only stops a hung tool.
+        timeout = self.settings.chart_timeout_s + 60
+        res = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
         if res.returncode != 0:
             raise PlatformError(f"{tool} {' '.join(args)} failed: {res.stderr.strip() or res.stdout.strip()}")
         return res.stdout
@@ -139,23 +109,82 @@ class Platform:
         self.api = config.new_client_from_config(config_file=self.stack.kubeconfig)
         self.log(f"stack up: API server {self.stack.api_server}, Prometheus {self.stack.prometheus_url}")
         self.archives = build_archives(s.models_dir, self.log)
+        self.work.mkdir(parents=True, exist_ok=True)  # rendered manifests go here
         self.install_chart()
         self.golden_set()
-        self.start_operator()
-        self.start_router()
+        self.report_pods()
 
     def install_chart(self) -> None:
-        s = self.settings
+        s, stack = self.settings, self.the_stack()
+        # The chart's values as an operator of a real cluster sets them, plus the demo's clocks.
+        operator_env = [
+            {"name": "SHADOWGATE_TICK_SECONDS", "value": str(s.operator_tick_s)},
+            # The model server takes its archive as --model (docs/model-server.md).
+            {"name": "SHADOWGATE_ARCHIVE_FLAG", "value": "--model"},
+        ]
+        router_args = [
+            f"--attribution-window={s.attribution_window_s}",
+            f"--mirror-timeout={s.mirror_timeout_s}",
+        ]
+        route = {"name": s.route, "replicas": s.router_replicas}
         self.helm(
             "upgrade", "--install", s.release, str(CHART), "--namespace", s.namespace, "--create-namespace",
-            "--set-json", f'watchNamespaces=["{s.namespace}"]',
-            "--set-json", "operator.replicas=0",
-            "--set-json", f'router.routes=[{{"name":"{s.route}","replicas":0}}]',
-            "--wait", "--timeout", "120s",
+            "--set-json", f"watchNamespaces={json.dumps([s.namespace])}",
+            "--set-json", f"operator.prometheusUrl={json.dumps(stack.prometheus_url)}",
+            "--set-json", f"operator.extraEnv={json.dumps(operator_env)}",
+            "--set-json", f"router.extraArgs={json.dumps(router_args)}",
+            "--set-json", f"router.routes={json.dumps([route])}",
+            "--wait", "--timeout", f"{s.chart_timeout_s:.0f}s",
         )  # fmt: skip
         self.log(
-            f"chart installed: release {s.release} in namespace {s.namespace} (CRD, RBAC, ServiceAccounts)"
+            f"chart installed: release {s.release} in namespace {s.namespace} (CRD, RBAC, ServiceAccounts, "
+            f"operator Deployment {self.operator_deployment}, router Deployment {self.router_deployment})"
         )
+
+    @property
+    def operator_deployment(self) -> str:
+        return f"{self._fullname()}-operator"
+
+    @property
+    def router_deployment(self) -> str:
+        return f"{self._fullname()}-router-{self.settings.route}"
+
+    @property
+    def operator_selector(self) -> str:
+        return (
+            f"app.kubernetes.io/name=shadowgate-operator,app.kubernetes.io/instance={self.settings.release}"
+        )
+
+    @property
+    def router_selector(self) -> str:
+        s = self.settings
+        return (
+            f"app.kubernetes.io/name=shadowgate-router,app.kubernetes.io/instance={s.release},"
+            f"shadowgate.dev/route={s.route}"
+        )
+
+    def operator_pods(self) -> list[pods.PodView]:
+        return pods.pods(self.kube(), self.settings.namespace, self.operator_selector)
+
+    def active_operator(self) -> pods.PodView:
+        return pods.active_operator(
+            self.kube(), self.settings.namespace, self.operator_selector, PEERING_NAME
+        )
+
+    def report_pods(self) -> None:
+        """Where the chart's Pods run, and the router address the simulated users use."""
+        s = self.settings
+        operators = pods.wait_ready(self.kube(), s.namespace, self.operator_selector, 1, s.chart_timeout_s)
+        listed = ", ".join(f"{p.name} (pid {p.pid}, {p.ip})" for p in self.operator_pods())
+        self.log(f"operator Pods: {listed}; {len(operators)} Ready, kopf peering {PEERING_NAME!r}")
+        routers = pods.wait_ready(self.kube(), s.namespace, self.router_selector, 1, s.chart_timeout_s)
+        router = routers[0]
+        if router.metrics_port is None:
+            raise PlatformError(f"router Pod {router.name} declares no port named metrics")
+        # No kube-proxy on the local stack: clients reach a Pod at its own loopback address.
+        self.router_url = f"http://{router.ip}:{router.metrics_port}"
+        self.log(f"router Pod {router.name} (pid {router.pid}) on {self.router_url}")
+        self.log(f"Pod logs: {self.the_stack().layout.node_agent_dir / 'pods'}/<namespace>_<pod>_<uid>/")
 
     def golden_set(self) -> None:
         data = {p.name: p.read_text() for p in sorted(GOLDEN_DIR.iterdir()) if p.is_file()}
@@ -176,66 +205,9 @@ class Platform:
         r = self.settings.release
         return r if "shadowgate" in r else f"{r}-shadowgate"
 
-    def start_operator(self) -> None:
-        s, stack = self.settings, self.the_stack()
-        kubeconfig = self.work / "operator.kubeconfig"
-        sa_kubeconfig(self.kube(), stack.kubeconfig, s.namespace, self._fullname(), kubeconfig)
-        metrics, health = free_port(), free_port()
-        env = {
-            **s.environ,
-            "KUBECONFIG": str(kubeconfig),
-            "SHADOWGATE_TICK_SECONDS": str(s.operator_tick_s),
-            "SHADOWGATE_METRICS_PORT": str(metrics),
-            "SHADOWGATE_PROMETHEUS_URL": stack.prometheus_url,
-            # The model server takes its archive as --model (docs/model-server.md).
-            "SHADOWGATE_ARCHIVE_FLAG": "--model",
-            "SHADOWGATE_STACK_ID": _stack_id(stack),
-            "HF_HUB_OFFLINE": "1",
-        }
-        env.pop("KUBERNETES_SERVICE_HOST", None)
-        argv = [
-            sys.executable, "-m", "kopf", "run", "-m", "shadowgate.controller.main", "--standalone",
-            "--namespace", s.namespace, "--liveness", f"http://127.0.0.1:{health}/healthz",
-        ]  # fmt: skip
-        self.operator = ManagedProcess(
-            ProcessSpec(
-                "operator", argv, env, self.work / "operator.log", f"http://127.0.0.1:{health}/healthz"
-            )
-        )
-        self.operator.start()
-        self.operator_metrics = f"127.0.0.1:{metrics}"
-        stack.add_scrape_target("shadowgate-operator", self.operator_metrics)
-        self.log(
-            f"operator running (pid {self.operator.pid}) as ServiceAccount {s.namespace}/{self._fullname()}"
-        )
-
-    def start_router(self) -> None:
-        s, stack = self.settings, self.the_stack()
-        kubeconfig = self.work / "router.kubeconfig"
-        sa_kubeconfig(self.kube(), stack.kubeconfig, s.namespace, f"{self._fullname()}-router", kubeconfig)
-        port = free_port()
-        argv = [
-            str(pathlib.Path(sys.executable).with_name("shadowgate-router")), "--kube",
-            "--kubeconfig", str(kubeconfig), "--namespace", s.namespace,
-            "--host", "127.0.0.1", "--port", str(port),
-            "--attribution-window", str(s.attribution_window_s),
-            "--mirror-timeout", str(s.mirror_timeout_s),
-            "--state-file", str(self.work / "router-state.json"),
-        ]  # fmt: skip
-        env = {**s.environ, "SHADOWGATE_STACK_ID": _stack_id(stack)}
-        env.pop("KUBERNETES_SERVICE_HOST", None)
-        self.router = ManagedProcess(
-            ProcessSpec("router", argv, env, self.work / "router.log", f"http://127.0.0.1:{port}/healthz")
-        )
-        self.router.start()
-        self.router_url = f"http://127.0.0.1:{port}"
-        stack.add_scrape_target("shadowgate-router", f"127.0.0.1:{port}")
-        self.log(f"router running (pid {self.router.pid}) on {self.router_url}")
-
     def down(self) -> None:
-        for proc in (self.router, self.operator):
-            if proc is not None:
-                proc.stop()
+        # The chart's Pods go with the stack (dev down stops the node agent and its Pods); a
+        # kept-up stack keeps them running.
         if self.api is not None:
             self.api.close()
         if self.stack is not None and not self.settings.keep_up:

@@ -1,7 +1,7 @@
 """The main job, step by step (issue 9). ``Demo`` exposes each step so the e2e test can add
 faults between them; ``run`` is the whole scenario as ``shadowgate demo`` runs it.
 
-1. platform (stack, archives, chart, golden set, operator, router);
+1. platform (stack, archives, the chart with its operator and router Deployments, golden set);
 2. production (baseline retriever, its Service and route table) and simulated users;
 3. the good Candidate -> Promoted; 4. the degraded one -> RolledBack;
 5. summary table and rollout reports; 6. stack down unless ``keep_up``.
@@ -92,7 +92,7 @@ class Demo:
 
     # --- 1 and 2 -------------------------------------------------------------------------
     def platform_up(self) -> None:
-        self.step("1. platform: local stack, model archives, chart, golden set, operator, router")
+        self.step("1. platform: local stack, model archives, chart (operator + router Pods), golden set")
         self.platform.up()
 
     def production_up(self) -> None:

@@ -103,6 +103,12 @@ class Settings:
     # candidate of requests and doubled its CPU per request.
     mirror_timeout_s: float = 5.0
     operator_tick_s: float = 0.5
+    # The chart's router Deployment for the route. One replica: the simulated users talk to one
+    # router address (the local stack has no kube-proxy to spread a Service), and a click must
+    # reach the router that served the impression it credits.
+    router_replicas: int = 1
+    # helm --wait for the operator and router Pods (kopf starts in 10-30 s on a loaded machine).
+    chart_timeout_s: float = 300.0
     phase_timeout_s: float = 420.0
     timings: Timings = field(default_factory=Timings)
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
