@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -282,9 +283,19 @@ def _observability(d: Demo) -> None:
     never = _missing_panels(d)
     for missing in DASHBOARD_MISSING:
         never &= missing
-    assert not never, sorted(never)
+    assert not never, (sorted(never), f"{len(DASHBOARD_MISSING)} looks before the end", _history(d, never))
+
+
+def _history(d: Demo, panels: set[tuple[str, str]]) -> dict[str, list[Any]]:
+    """For a failure message: every series of the metrics a missing panel reads, over the run."""
+    names = {m for _, expr in panels for m in re.findall(r"\b(shadowgate_\w+|model_server_\w+)\{", expr)}
+    return {
+        name: [(r["metric"], r["value"][1]) for r in _prom(d, f"count_over_time({name}[30m])")][:10]
+        for name in sorted(names)
+    }
 
 
 def _missing_panels(d: Demo) -> set[tuple[str, str]]:
     missing = dashboard.without_data(d.platform.the_stack().prometheus_url)
+    print(f"dashboard look: {len(missing)} panels without data {sorted({q.panel for q, _ in missing})}")
     return {(q.panel, q.expr) for q, _ in missing}
