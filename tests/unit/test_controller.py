@@ -15,6 +15,7 @@ from shadowgate.controller import candidate, reconcile, workload
 from shadowgate.controller.analysis import AnalysisRequest, EngineAnalyzer
 from shadowgate.controller.metrics import Metrics
 from shadowgate.controller.runtime import Runtime
+from shadowgate.core.gates import specs
 from shadowgate.core.lifecycle.phases import Phase
 from shadowgate.core.verdicts import Evidence, GateResult, Verdict
 from shadowgate.kube.base import NotFound, Obj
@@ -452,6 +453,15 @@ def test_every_crd_field_has_a_description() -> None:
     crd = yaml.safe_load((ROOT / "crds" / "candidate.yaml").read_text())
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     assert _undocumented(schema, "candidate") == []
+
+
+def test_the_crd_accepts_every_gate_kind_the_engine_knows() -> None:
+    # A kind missing from the enum is rejected by the API server in gates.extra although the
+    # engine (and the presets) support it.
+    crd = yaml.safe_load((ROOT / "crds" / "candidate.yaml").read_text())
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    kind = spec["properties"]["gates"]["properties"]["extra"]["items"]["properties"]["kind"]
+    assert set(kind["enum"]) == {k.value for k in specs.Kind}
 
 
 def test_an_unchanged_status_is_not_written() -> None:
