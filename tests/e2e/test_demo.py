@@ -165,6 +165,8 @@ def _shadow_failure(d: Demo) -> None:
 def _good_candidate_through_operator_restart(d: Demo) -> None:
     killed: list[tuple[pods.PodView, float]] = []
     back_at: list[float] = []
+    # (peer id, priority) that acted before the kill, and the first different one after it.
+    acting: list[tuple[tuple[str, int] | None, float]] = []
     canary_since: list[float] = []
 
     def kill_operator_in_canary(watch: CandidateWatch) -> None:
@@ -178,11 +180,18 @@ def _good_candidate_through_operator_restart(d: Demo) -> None:
             # The replica that acts (highest live priority in the peering object), and its process
             # as the node agent reports it in the Pod status: no handle kept by the demo.
             victim = d.platform.active_operator()
-            assert victim.pid is not None
+            before = d.platform.acting_peer()
+            assert victim.pid is not None and before is not None and before[0] == victim.name
             os.kill(victim.pid, signal.SIGKILL)
             killed.append((victim, time.monotonic()))
-        elif killed and not back_at and _operator_pod_back(d, killed[0][0]):
-            back_at.append(time.monotonic())
+            acting.append((before, time.monotonic()))
+        elif killed:
+            if not back_at and _operator_pod_back(d, killed[0][0]):
+                back_at.append(time.monotonic())
+            # The dead process's entry looks alive until it expires or the restarted process
+            # replaces it (same POD_ID, new priority); then one of the two replicas acts.
+            if len(acting) == 1 and (now_acting := d.platform.acting_peer()) != acting[0][0]:
+                acting.append((now_acting, time.monotonic()))
 
     result = d.run_candidate(manifests.GOOD, on_tick=kill_operator_in_canary)
     TIMINGS["good_candidate_s"] = result.wall_s
@@ -195,6 +204,13 @@ def _good_candidate_through_operator_restart(d: Demo) -> None:
         time.sleep(0.5)
     assert back_at, f"operator Pod {victim.name} did not come back: {d.platform.operator_pods()}"
     TIMINGS["operator_pod_back_s"] = back_at[0] - killed_at
+    while len(acting) == 1 and time.monotonic() < deadline:
+        if (now_acting := d.platform.acting_peer()) != acting[0][0]:
+            acting.append((now_acting, time.monotonic()))
+        time.sleep(0.5)
+    assert len(acting) == 2, f"the peering still shows only the killed process acting: {acting}"
+    TIMINGS["operator_takeover_s"] = acting[1][1] - acting[0][1]
+    print(f"acting operator peer before the kill {acting[0][0]}, after {acting[1][0]}")
     print(f"killed operator Pod {victim.name} (pid {victim.pid}); now {d.platform.operator_pods()}")
     assert result.phase == "Promoted", result
     assert result.history == ("Deploying", "Evaluating", "Shadow", "Canary", "Promoting", "Promoted")

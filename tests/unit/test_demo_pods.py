@@ -64,3 +64,29 @@ def test_pod_pid(container_id: str | None, want: int | None) -> None:
 )
 def test_live_peers(status: dict[str, Any] | None, want: dict[str, int]) -> None:
     assert pods.live_peers({"status": status}, NOW) == want
+
+
+@pytest.mark.parametrize(
+    ("status", "want"),
+    [
+        pytest.param(
+            {
+                "op-a": {"priority": 5, "lastseen": _stamp(-1)},
+                "op-b": {"priority": 9, "lastseen": _stamp(-1)},
+            },
+            ("op-b", 9),
+            id="highest-priority",
+        ),
+        pytest.param(
+            {
+                "op-a": {"priority": 5, "lastseen": _stamp(-1)},
+                "op-b": {"priority": 9, "lifetime": 60, "lastseen": _stamp(-90)},
+            },
+            ("op-a", 5),
+            id="expired-peer-does-not-act",
+        ),
+        pytest.param({}, None, id="no-peers"),
+    ],
+)
+def test_highest_peer(status: dict[str, Any], want: tuple[str, int] | None) -> None:
+    assert pods.highest_peer({"status": status}, NOW) == want

@@ -171,6 +171,9 @@ class Platform:
             self.kube(), self.settings.namespace, self.operator_selector, PEERING_NAME
         )
 
+    def acting_peer(self) -> tuple[str, int] | None:
+        return pods.acting_peer(self.kube(), self.settings.namespace, PEERING_NAME)
+
     def report_pods(self) -> None:
         """Where the chart's Pods run, and the router address the simulated users use."""
         s = self.settings

@@ -105,6 +105,24 @@ def live_peers(peering: Mapping[str, Any], now: float) -> dict[str, int]:
     return out
 
 
+def highest_peer(peering: Mapping[str, Any], now: float) -> tuple[str, int] | None:
+    """The live peer kopf lets act (highest priority) as (id, priority), or None."""
+    peers = live_peers(peering, now)
+    if not peers:
+        return None
+    best = max(peers, key=lambda peer: peers[peer])
+    return best, peers[best]
+
+
+def acting_peer(api: client.ApiClient, namespace: str, peering_name: str) -> tuple[str, int] | None:
+    """``highest_peer`` of the peering object as it is now. A restarted replica shows as the same id
+    with a new priority, so (id, priority) tells a takeover from a stale entry."""
+    peering: Any = client.CustomObjectsApi(api).get_namespaced_custom_object(
+        "kopf.dev", "v1", namespace, "kopfpeerings", peering_name
+    )
+    return highest_peer(peering, time.time())
+
+
 def active_operator(api: client.ApiClient, namespace: str, selector: str, peering_name: str) -> PodView:
     """The operator Pod that acts: the live peer with the highest priority, among running Pods."""
     peering: Any = client.CustomObjectsApi(api).get_namespaced_custom_object(
