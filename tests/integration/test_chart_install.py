@@ -2,9 +2,10 @@
 (TokenRequest token) may do what the operator needs and nothing it must not, an operator run as a
 local process with that identity reconciles a Candidate, and ``helm uninstall`` cleans up.
 
-The local cluster runs no containers; the operator's Deployment is installed with 0 replicas and
-the operator runs here as a local process under the chart's identity instead (the demo does the
-same), so the RBAC is what is exercised, not the image."""
+Here the operator's Deployment is installed with 0 replicas and the operator runs as a local
+process under the chart's identity, so the RBAC is what is exercised in isolation. The demo and
+the e2e test run the chart's own operator and router Deployments instead (the node agent runs
+their Pods as local processes under the same ServiceAccounts)."""
 
 from __future__ import annotations
 

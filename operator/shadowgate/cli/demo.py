@@ -63,14 +63,15 @@ def run(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt(f"signal {signum}")
 
     # SIGTERM (and SIGINT even where a background shell ignored it) unwind through the scenario's
-    # clean-up, which stops the operator, router and users before the stack.
+    # clean-up, which stops the simulated users and then, unless --keep-up, the stack (its node
+    # agent ends the operator, router and model-server Pods' processes).
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGINT, interrupted)
 
     try:
         result = scenario.run(config, say)
     except KeyboardInterrupt:
-        _err("interrupted; processes stopped")
+        _err("interrupted; cleaned up")
         return EXIT_FAILED
     except Exception as exc:  # each step's errors name the step and the log to read
         _err(f"{type(exc).__name__}: {exc}")
