@@ -19,6 +19,7 @@ from shadowgate.devstack import node_agent_mounts as mounts
 from shadowgate.devstack import node_agent_spec as podspec
 from shadowgate.devstack.node_agent import pod_base_env
 from shadowgate.devstack.node_agent_process import resolve_executable
+from test_chart import _helm
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "shadowgate"
@@ -157,15 +158,6 @@ def test_run_spec_maps_env_args_and_working_dir(
 
 
 # --- the chart's own Pods ---------------------------------------------------------------
-
-
-def _helm() -> str:
-    bin_dir = subprocess.run(
-        [str(ROOT / "hack" / "build-binaries.sh"), "--print-dir"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    helm = pathlib.Path(bin_dir) / "helm"
-    assert helm.exists(), f"helm is not built yet: run hack/build-binaries.sh ({helm})"
-    return str(helm)
 
 
 @pytest.fixture(scope="module")
