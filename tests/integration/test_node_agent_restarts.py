@@ -98,13 +98,7 @@ def _environ(pid: int) -> dict[str, str]:
 
 def _restart_api_server(stack: Stack, core: client.CoreV1Api) -> None:
     """Stop the API server and start it again on the same port, as the stack started it."""
-    current = state.load(stack.layout)
-    record = current.components["kube-apiserver"]
-    processes.stop(record)
-    env = {**os.environ, processes.STACK_ID_ENV: current.stack_id, "KUBECONFIG": stack.kubeconfig}
-    restarted = processes.spawn(record.name, record.argv, pathlib.Path(record.log), env, stack.layout.root)
-    processes.write_pid_file(stack.layout.pid_file(record.name), restarted)
-    state.save(stack.layout, current.with_component(restarted))
+    stack.restart("kube-apiserver")
 
     def serving() -> bool:
         try:

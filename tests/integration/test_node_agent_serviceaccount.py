@@ -15,15 +15,15 @@ import stat
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from kubernetes import client
+from node_agent_support import wait_for
 from shadowgate.devstack.stack import Stack
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
 
 # Reports {env, user, status codes} to argv[1], then stays up; with argv[2] present it exits 1
 # as soon as that file exists (so a test decides when the process "crashes").
@@ -54,17 +54,6 @@ while not (crash and crash.exists()):
     time.sleep(0.1)
 sys.exit(1)
 """
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0, every: float = 0.3) -> T:
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
 def pod_manifest(name: str, args: list[str], sa: str, automount: bool | None = None) -> dict[str, Any]:

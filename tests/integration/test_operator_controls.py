@@ -3,12 +3,8 @@ against the real API server with a real operator process (fixtures from the life
 
 from __future__ import annotations
 
-import os
-import pathlib
-
 import pytest
 import test_operator_support as support
-from shadowgate.devstack import processes, state
 from shadowgate.devstack.stack import Stack
 from test_operator_support import (
     BASE_ARCHIVE,
@@ -162,13 +158,7 @@ def test_kill_9_resumes_to_the_same_outcome(env: Env, operator: OperatorProcess,
 
 def _restart_api_server(stack: Stack) -> None:
     """Stop the API server and start it again on the same port, as the stack started it."""
-    current = state.load(stack.layout)
-    record = current.components["kube-apiserver"]
-    processes.stop(record)
-    env = {**os.environ, processes.STACK_ID_ENV: current.stack_id, "KUBECONFIG": stack.kubeconfig}
-    restarted = processes.spawn(record.name, record.argv, pathlib.Path(record.log), env, stack.layout.root)
-    processes.write_pid_file(stack.layout.pid_file(record.name), restarted)
-    state.save(stack.layout, current.with_component(restarted))
+    stack.restart("kube-apiserver")
 
 
 def test_operator_reconnects_after_an_api_server_restart(env: Env, stack: Stack) -> None:

@@ -259,6 +259,21 @@ class Stack:
             self._stop_all(current)
             raise
 
+    def restart(self, name: str) -> None:
+        """Stop one running component and start it again with the same command line and port
+        (fault-injection tests restart the API server this way); does not wait for it."""
+        with self._locked():
+            current = self._running_state()
+            record = current.components[name]
+            processes.stop(record)
+            env = {**self._environ, STACK_ID_ENV: current.stack_id, "KUBECONFIG": self.kubeconfig}
+            restarted = processes.spawn(
+                record.name, record.argv, pathlib.Path(record.log), env, self.layout.root
+            )
+            processes.write_pid_file(self.layout.pid_file(record.name), restarted)
+            self._log(f"restarted {name} (pid {restarted.pid})")
+            state.save(self.layout, current.with_component(restarted))
+
     def _spawn(
         self, current: state.StackState, spec: ComponentSpec, env: Mapping[str, str]
     ) -> state.StackState:
