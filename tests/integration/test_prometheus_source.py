@@ -163,7 +163,13 @@ async def test_quantiles_and_latency_verdict(stack: Stack, pods: Pods) -> None:
     swapped = await source.observe(
         latency, _ctx(pods, candidate_variant="primary", baseline_variant="canary")
     )
-    assert evaluate(latency, swapped).verdict is Verdict.FAIL  # 48.5 ms vs 19.5 ms is over 1.2x
+    # Confidence bounds are real histogram_quantile answers at the order statistics' levels:
+    # inside the same 10-20 ms bucket, just below (candidate) and above (baseline) the p95.
+    assert 0.01 < got.candidate.lower[0.95] < got.candidate.values[0.95]  # type: ignore[operator]
+    assert got.baseline.values[0.95] < got.baseline.upper[0.95] < 0.05  # type: ignore[operator]
+    failed = evaluate(latency, swapped)
+    assert failed.verdict is Verdict.FAIL, failed.message  # 48.5 ms vs 19.5 ms is over 1.2x
+    assert "shown over the limit" in failed.message
     # A variant whose histogram exists but saw no request: NaN quantile, zero count.
     idle = await source.observe(latency, _ctx(pods, candidate_variant="shadow"))
     assert isinstance(idle, obs.Quantiles) and idle.candidate.count == 0

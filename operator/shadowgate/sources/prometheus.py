@@ -25,6 +25,7 @@ from shadowgate.core.gates.specs import (
     ThresholdSpec,
     WeightedSpec,
 )
+from shadowgate.core.stats import quantiles as quantile_bounds
 from shadowgate.core.verdicts import InconclusiveReason
 from shadowgate.sources.base import QueryContext
 from shadowgate.sources.prometheus_response import parse_instant
@@ -151,19 +152,37 @@ class PrometheusSource:
         arms = [context.candidate_variant]
         if any(b.max_ratio is not None for b in spec.bounds):
             arms.append(context.baseline_variant)
-        out: list[obs.QuantileArm] = []
-        for arm in arms:
-            jobs = [self._arm(spec.count_query, context, arm)]
-            jobs += [self._arm(spec.query, context, arm, quantile=repr(b.quantile)) for b in spec.bounds]
-            count, *values = await asyncio.gather(*jobs)
+        counts = await asyncio.gather(*[self._arm(spec.count_query, context, arm) for arm in arms])
+        for arm, count in zip(arms, counts, strict=True):
             if isinstance(count, obs.Unavailable):
                 return obs.Unavailable(count.reason, f"{arm} request count: {count.detail}")
-            for v in values:
-                if isinstance(v, obs.Unavailable) and v.reason is QUERY_ERROR:
-                    return v
-            quantiles = {
-                b.quantile: (None if isinstance(v, obs.Unavailable) else v)
-                for b, v in zip(spec.bounds, values, strict=True)
-            }
-            out.append(obs.QuantileArm(quantiles, max(0, round(count))))
+        out: list[obs.QuantileArm] = []
+        for i, (arm, count) in enumerate(zip(arms, counts, strict=True)):
+            n = max(0, round(float(count)))  # type: ignore[arg-type]
+            # The candidate needs its lower bound (to be shown slower), the baseline its upper
+            # one (so a noisy baseline never makes the limit look tighter than it is).
+            side = "lower" if i == 0 else "upper"
+            levels: list[tuple[str, float, float | None]] = []
+            for b in spec.bounds:
+                levels.append(("value", b.quantile, b.quantile))
+                bound = getattr(quantile_bounds.levels(n, b.quantile, spec.alpha / 2), side)
+                levels.append((side, b.quantile, bound))
+            answers = await asyncio.gather(
+                *[
+                    self._arm(spec.query, context, arm, quantile=repr(level))
+                    for _, _, level in levels
+                    if level is not None
+                ]
+            )
+            for a in answers:
+                if isinstance(a, obs.Unavailable) and a.reason is QUERY_ERROR:
+                    return a
+            found: dict[str, dict[float, float | None]] = {"value": {}, side: {}}
+            it = iter(answers)
+            for kind, q, level in levels:
+                got = next(it) if level is not None else None
+                found[kind][q] = None if got is None or isinstance(got, obs.Unavailable) else got
+            out.append(
+                obs.QuantileArm(found["value"], n, lower=found.get("lower", {}), upper=found.get("upper", {}))
+            )
         return obs.Quantiles(out[0], out[1] if len(out) > 1 else None)

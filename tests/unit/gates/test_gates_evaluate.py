@@ -88,10 +88,24 @@ BASE = {"retrieval.global.recall@3": 0.69, "retrieval.global.ndcg@10": 0.60, ISL
 
 
 def _lat(
-    c95: float | None, c99: float | None, b95: float | None, b99: float | None, n: int = 1000, bn: int = 1000
+    c95: float | None,
+    c99: float | None,
+    b95: float | None,
+    b99: float | None,
+    n: int = 1000,
+    bn: int = 1000,
+    spread: float | None = 0.03,
 ) -> obs.Quantiles:
+    """Confidence bounds ``spread`` (relative) below the candidate's and above the
+    baseline's percentiles; None: the source had no bounds (too few requests)."""
+
+    def by(values: dict[float, float | None], factor: float) -> dict[float, float | None]:
+        return {} if spread is None else {q: None if v is None else v * factor for q, v in values.items()}
+
+    cand, base = {0.95: c95, 0.99: c99}, {0.95: b95, 0.99: b99}
     return obs.Quantiles(
-        obs.QuantileArm({0.95: c95, 0.99: c99}, n), obs.QuantileArm({0.95: b95, 0.99: b99}, bn)
+        obs.QuantileArm(cand, n, lower=by(cand, 1 - (spread or 0))),
+        obs.QuantileArm(base, bn, upper=by(base, 1 + (spread or 0))),
     )
 
 
@@ -252,6 +266,13 @@ CASES = [
     ("lat-p99-ratio", LAT, _lat(0.050, 0.120, 0.045, 0.080), F, None, 0.120),
     ("lat-ceiling", LAT, _lat(0.050, 0.600, 0.045, 0.590), F, None, 0.600),
     ("lat-slack", LAT, _lat(0.0030, 0.004, 0.0010, 0.002), P, None, 0.003),
+    # over a limit on the point estimates but not shown: the candidate's lower bound (p99
+    # 117.6 ms) is under the limit at the baseline's upper bound (1.3 x 92.8 ms)
+    ("lat-over-not-shown", LAT, _lat(0.050, 0.120, 0.045, 0.090, spread=0.02), INC, R.NOT_DECISIVE, 0.120),
+    ("lat-over-no-bounds", LAT, _lat(0.050, 0.120, 0.045, 0.080, spread=None), INC, R.NOT_DECISIVE, 0.120),
+    ("lat-ceiling-not-shown", LAT, _lat(0.050, 0.510, 0.045, 0.450), INC, R.NOT_DECISIVE, 0.510),
+    ("lat-ceiling-no-baseline-data", LAT, _lat(0.050, 0.600, 0.045, None), F, None, 0.600),
+    ("lat-no-baseline-data", LAT, _lat(0.050, 0.090, 0.045, None), INC, R.NO_DATA, None),
     ("lat-few-requests", LAT, _lat(0.05, 0.09, 0.045, 0.08, n=50), INC, R.INSUFFICIENT_SAMPLES, None),
     ("lat-nan", LAT, _lat(None, 0.09, 0.045, 0.08), INC, R.NO_DATA, None),
     (

@@ -178,6 +178,8 @@ def _lat(**kw: Any) -> dict[str, Any]:
             id="weighted-zero-weight",
         ),
         pytest.param([_lat(query="x")], "lat", "query", "{quantile}", id="latency-no-quantile"),
+        pytest.param([_lat(alpha=0)], "lat", "alpha", "> 0", id="latency-alpha-zero"),
+        pytest.param([_lat(alpha=0.6)], "lat", "alpha", "<= 0.5", id="latency-alpha-too-big"),
         pytest.param(
             [_lat(quantiles={"p100": {"maxSeconds": 1}})], "lat", "quantiles.p100", "named like", id="p100"
         ),
@@ -299,6 +301,8 @@ def test_preset_has_the_ten_gates() -> None:
             lambda g: [b.quantile for b in g.bounds] == [pytest.approx(0.999), 0.5],
             id="quantile-names",
         ),
+        pytest.param([_lat()], "lat", lambda g: g.alpha == 0.01, id="latency-alpha-default"),
+        pytest.param([_lat(alpha=0.05)], "lat", lambda g: g.alpha == 0.05, id="latency-alpha"),
     ],
 )
 def test_accepts(raw: Any, gate: str, check: Any) -> None:

@@ -11,7 +11,8 @@ import httpx
 import pytest
 from shadowgate.core.gates import observations as obs
 from shadowgate.core.gates import parsing
-from shadowgate.core.gates.specs import GateSpec
+from shadowgate.core.gates.specs import GateSpec, LatencySpec
+from shadowgate.core.stats import quantiles
 from shadowgate.core.verdicts import InconclusiveReason as R
 from shadowgate.sources.base import QueryContext
 from shadowgate.sources.prometheus import PrometheusSource
@@ -167,19 +168,52 @@ async def test_proportion_no_data(answers: dict[str, str | None], expected: R) -
     assert isinstance(got, obs.Unavailable) and got.reason is expected
 
 
-async def test_latency_quantiles_and_counts() -> None:
-    answers = {
-        r"^histogram_quantile\(0\.95.*canary": "0.05",
-        r"^histogram_quantile\(0\.99.*canary": "NaN",
-        r"^histogram_quantile\(0\.95.*primary": "0.04",
-        r"^histogram_quantile\(0\.99.*primary": "0.08",
-        r"_count.*canary": "1200",
-        r"_count.*primary": "9000",
-    }
-    got = await _source(_fake_prometheus(answers)).observe(_gate("latency"), CTX)
-    assert got == obs.Quantiles(
-        obs.QuantileArm({0.95: 0.05, 0.99: None}, 1200), obs.QuantileArm({0.95: 0.04, 0.99: 0.08}, 9000)
+async def test_latency_quantiles_counts_and_confidence_bounds() -> None:
+    # Each level answers 0.1 s x its level, so the test reads back which level was asked.
+    asked: list[tuple[str, float]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        query = request.url.params["query"]
+        variant = "canary" if 'variant="canary"' in query else "primary"
+        if query.startswith("histogram_quantile("):
+            level = float(query[len("histogram_quantile(") :].split(",")[0])
+            asked.append((variant, level))
+            value = "NaN" if variant == "canary" and level == 0.99 else repr(0.1 * level)
+            return httpx.Response(200, json=_vector(value))
+        return httpx.Response(200, json=_vector("1200" if variant == "canary" else "9000"))
+
+    spec = _gate("latency")
+    assert isinstance(spec, LatencySpec) and spec.alpha == 0.01
+    got = await _source(handler).observe(spec, CTX)
+    # The candidate's lower bounds and the baseline's upper ones, each at alpha / 2.
+    lo95, lo99 = (quantiles.levels(1200, q, 0.005).lower for q in (0.95, 0.99))
+    hi95, hi99 = (quantiles.levels(9000, q, 0.005).upper for q in (0.95, 0.99))
+    assert lo95 is not None and lo99 is not None and hi95 is not None and hi99 is not None
+    assert lo95 < 0.95 < hi95 and lo99 < 0.99 < hi99
+    assert sorted(asked) == sorted(
+        [
+            *[("canary", 0.95), ("canary", lo95), ("canary", 0.99), ("canary", lo99)],
+            *[("primary", 0.95), ("primary", hi95), ("primary", 0.99), ("primary", hi99)],
+        ]
     )
+    assert got == obs.Quantiles(
+        obs.QuantileArm({0.95: 0.095, 0.99: None}, 1200, lower={0.95: 0.1 * lo95, 0.99: 0.1 * lo99}),
+        obs.QuantileArm({0.95: 0.095, 0.99: 0.099}, 9000, upper={0.95: 0.1 * hi95, 0.99: 0.1 * hi99}),
+    )
+
+
+async def test_latency_skips_bounds_too_few_requests_allow() -> None:
+    # 200 requests bound p95 from below but not p99 from above (that needs 740 at alpha 0.005).
+    def handler(request: httpx.Request) -> httpx.Response:
+        query = request.url.params["query"]
+        if query.startswith("histogram_quantile("):
+            return httpx.Response(200, json=_vector("0.05"))
+        return httpx.Response(200, json=_vector("200"))
+
+    got = await _source(handler).observe(_gate("latency"), CTX)
+    assert isinstance(got, obs.Quantiles) and got.baseline is not None
+    assert got.baseline.upper == {0.95: 0.05, 0.99: None}
+    assert got.candidate.lower == {0.95: 0.05, 0.99: 0.05}
 
 
 async def test_relative_values_and_query_error_wins() -> None:

@@ -238,7 +238,30 @@ def _proportion(spec: ProportionSpec, counts: obs.Counts) -> list[Outcome]:
     ]
 
 
+def _finite(v: float | None) -> float | None:
+    return v if v is not None and math.isfinite(v) else None
+
+
+def _ms(v: float | None) -> str:
+    return "none" if v is None else f"{v * 1000:.1f} ms"
+
+
+@dataclass(frozen=True)
+class _Limit:
+    """One limit on a percentile: its value from the point estimates, the most generous
+    value the data allow (from the baseline's upper bound; None = unknown), and how to say it."""
+
+    name: str
+    value: float
+    generous: float | None
+    evidence: Evidence
+
+
 def _latency(spec: LatencySpec, q: obs.Quantiles) -> list[Outcome]:
+    """Pass: the candidate's percentile is within its limits. Fail: it is shown over one,
+    i.e. its lower confidence bound is above the ceiling, or above the ratio limit taken at
+    the baseline's upper bound. In between (over a limit on the point estimate, not shown)
+    it is Inconclusive: a few slow requests in a small window never roll a candidate back."""
     base_n = q.baseline.count if q.baseline else None
     needs_baseline = any(b.max_ratio is not None for b in spec.bounds)
     short = [
@@ -252,39 +275,71 @@ def _latency(spec: LatencySpec, q: obs.Quantiles) -> list[Outcome]:
     out = []
     for b in spec.bounds:
         label = f"p{b.quantile * 100:g}"
-        cand = q.candidate.values.get(b.quantile)
-        base = q.baseline.values.get(b.quantile) if q.baseline else None
-        if cand is None or not math.isfinite(cand):
+        cand = _finite(q.candidate.values.get(b.quantile))
+        if cand is None:
             out.append(_inconclusive(NO_DATA, f"{label}: no data for the candidate"))
             continue
         ev = Evidence(
             value=cand, candidate_samples=q.candidate.count, baseline_samples=base_n, statistic=label
         )
-        if b.max_seconds is not None and cand > b.max_seconds:
-            msg = f"{label}={cand * 1000:.1f} ms above ceiling {b.max_seconds * 1000:.1f} ms"
-            out.append(Outcome(Verdict.FAIL, msg, _with(ev, threshold=b.max_seconds)))
-            continue
-        if b.max_ratio is not None:
-            if base is None or not math.isfinite(base):
-                out.append(_inconclusive(NO_DATA, f"{label}: no data for the baseline"))
-                continue
-            limit = max(base * b.max_ratio, base + b.slack_seconds)
-            ev = _with(
-                ev, baseline_value=base, threshold=limit, statistic_value=cand / base if base > 0 else None
+        limits = []
+        if b.max_seconds is not None:
+            limits.append(
+                _Limit(
+                    f"ceiling {_ms(b.max_seconds)}",
+                    b.max_seconds,
+                    b.max_seconds,
+                    _with(ev, threshold=b.max_seconds),
+                )
             )
-            msg = (
-                f"{label}={cand * 1000:.1f} ms vs baseline {base * 1000:.1f} ms (limit {limit * 1000:.1f} ms)"
+        base = _finite(q.baseline.values.get(b.quantile)) if q.baseline else None
+        if b.max_ratio is not None and base is not None:
+            high = _finite(q.baseline.upper.get(b.quantile)) if q.baseline else None
+            ratio, slack = b.max_ratio, b.slack_seconds
+            limit = max(base * ratio, base + slack)
+            limits.append(
+                _Limit(
+                    f"limit {_ms(limit)} ({ratio:g}x baseline {_ms(base)})",
+                    limit,
+                    None if high is None else max(high * ratio, high + slack),
+                    _with(
+                        ev,
+                        baseline_value=base,
+                        threshold=limit,
+                        statistic_value=cand / base if base > 0 else None,
+                    ),
+                )
             )
-            out.append(Outcome(Verdict.FAIL if cand > limit else Verdict.PASS, msg, ev))
-            continue
-        out.append(
-            Outcome(
-                Verdict.PASS,
-                f"{label}={cand * 1000:.1f} ms under ceiling",
-                _with(ev, threshold=b.max_seconds),
-            )
-        )
+        outcome = _latency_outcome(label, cand, _finite(q.candidate.lower.get(b.quantile)), limits)
+        if b.max_ratio is not None and base is None and outcome.verdict is not Verdict.FAIL:
+            outcome = _inconclusive(NO_DATA, f"{label}: no data for the baseline")
+        out.append(outcome)
     return out
+
+
+def _latency_outcome(label: str, cand: float, cand_low: float | None, limits: list[_Limit]) -> Outcome:
+    bounds = f"{label}={_ms(cand)}, its lower confidence bound {_ms(cand_low)}"
+    for lim in limits:
+        if cand_low is not None and lim.generous is not None and cand_low > lim.generous:
+            detail = f"{bounds} > {_ms(lim.generous)}, the most generous limit the data allow"
+            return Outcome(
+                Verdict.FAIL, f"shown over the {lim.name}: {detail}", _with(lim.evidence, detail=detail)
+            )
+    for lim in limits:
+        if cand > lim.value:
+            if cand_low is None or lim.generous is None:
+                detail = f"{bounds}: no confidence bound yet (too few requests)"
+            else:
+                detail = f"{bounds} <= {_ms(lim.generous)}, the most generous limit the data allow"
+            return _inconclusive(
+                InconclusiveReason.NOT_DECISIVE,
+                f"over the {lim.name} but not shown: {detail}",
+                _with(lim.evidence, detail=detail),
+            )
+    within = "; ".join(lim.name for lim in limits)
+    return Outcome(
+        Verdict.PASS, f"{label}={_ms(cand)} within {within}", limits[-1].evidence if limits else Evidence()
+    )
 
 
 def _check(spec: CheckSpec, checks: obs.Checks) -> list[Outcome]:

@@ -53,10 +53,15 @@ class Counts:
 
 @dataclass(frozen=True)
 class QuantileArm:
-    """One arm's percentiles (quantile -> seconds; None = no data) and its observation count."""
+    """One arm's percentiles (quantile -> seconds; None = no data) and its observation count,
+    with one-sided confidence bounds where the source measured them (``lower``: the
+    percentile is at least this, ``upper``: at most this; see ``stats.quantiles``). A
+    latency gate fails only on the candidate's lower and the baseline's upper bound."""
 
     values: Mapping[float, float | None]
     count: int
+    lower: Mapping[float, float | None] = field(default_factory=dict)
+    upper: Mapping[float, float | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -313,7 +313,14 @@ def _latency(f: Fields, header: Header) -> GateSpec:
         if bound.max_ratio is None and bound.max_seconds is None:
             raise f.error(f"quantiles.{name}", "needs maxRatio and/or maxSeconds")
         bounds.append(bound)
-    return LatencySpec(header, query, count_query, tuple(bounds), f.integer("minSamples", 200, low=1))
+    return LatencySpec(
+        header,
+        query,
+        count_query,
+        tuple(bounds),
+        f.integer("minSamples", 200, low=1),
+        f.number("alpha", 0.01, low=0.0, high=0.5, open_low=True),
+    )
 
 
 def _check(f: Fields, header: Header) -> GateSpec:

@@ -173,13 +173,16 @@ class LatencyBound:
 @dataclass(frozen=True)
 class LatencySpec:
     """Percentiles from histograms: ``query`` renders one quantile (``{quantile}``) for one
-    variant; ``count_query`` renders the number of observations behind it."""
+    variant; ``count_query`` renders the number of observations behind it. ``alpha`` is the
+    chance, per percentile and analysis, that a candidate no slower than its limit is shown
+    over it (split evenly between the candidate's and the baseline's confidence bound)."""
 
     header: Header
     query: str
     count_query: str
     bounds: tuple[LatencyBound, ...]
     min_samples: int = 200
+    alpha: float = 0.01
 
 
 @dataclass(frozen=True)

@@ -1,3 +1,4 @@
-"""Statistics for gates: the always-valid two-proportion mixture SPRT (``sequential``) and
-the fixed-horizon sample size used as a reference. Functions broadcast over numpy arrays
-so the simulation suite runs the very code the gates run."""
+"""Statistics for gates: the always-valid two-proportion mixture SPRT (``sequential``),
+the fixed-horizon sample size used as a reference, and distribution-free confidence bounds
+for percentiles (``quantiles``). Functions broadcast over numpy arrays where a simulation
+suite needs them, so it runs the very code the gates run."""
