@@ -34,4 +34,24 @@ def initialize_handler(opened: opening.OpenedArchive, limits: base.Limits) -> ba
         raise ArchiveError(
             f"handler {opened.manifest.handler!r} failed to initialize: {type(exc).__name__}: {exc}"
         ) from exc
+    warm_up(handler, opened.manifest.handler)
     return handler
+
+
+def warm_up(handler: base.BaseHandler, name: str) -> None:
+    """Run the handler's warm-up instances once. A just-loaded candidate would otherwise pay
+    its first-inference costs inside the latency windows that compare it with a warm
+    production server; and a model whose weights load but cannot infer stays not ready."""
+    instances = handler.warmup_instances()
+    if not instances:
+        return
+    try:
+        results = handler.handle([handler.parse(i) for i in instances])
+    except Exception as exc:
+        raise ArchiveError(
+            f"handler {name!r} failed its warm-up inference: {type(exc).__name__}: {exc}"
+        ) from exc
+    if len(results) != len(instances):
+        raise ArchiveError(
+            f"handler {name!r} returned {len(results)} results for {len(instances)} warm-up instances"
+        )

@@ -79,6 +79,12 @@ class BaseHandler:
         """Validate one JSON instance; raise BadInput naming the problem."""
         return instance
 
+    def warmup_instances(self) -> list[Any]:
+        """JSON instances the server runs through ``parse`` and ``handle`` once the model is
+        initialized and before it is ready, so the first real requests do not pay for lazy
+        allocation and kernel selection (and a model that cannot infer never turns ready)."""
+        return []
+
     def preprocess(self, data: Sequence[Any]) -> Any:
         return list(data)
 

@@ -61,6 +61,9 @@ class ClassifierHandler(base.BaseHandler):
             weights.load_tensors(path), self.encoder.dim, len(self.labels), path.name
         )
 
+    def warmup_instances(self) -> list[Any]:
+        return [{"text": "warm-up query"}]
+
     def parse(self, instance: Any) -> str:
         obj = base.require_object(instance)
         unknown = set(obj) - {"text"}

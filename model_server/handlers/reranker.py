@@ -61,6 +61,9 @@ class RerankerHandler(base.BaseHandler):
         path = context.file("weights")
         self.head = weights.build_head(weights.load_tensors(path), 2 * self.encoder.dim + 1, 1, path.name)
 
+    def warmup_instances(self) -> list[Any]:
+        return [{"query": "warm-up query", "items": [{"id": "a", "text": "warm-up item"}]}]
+
     def parse(self, instance: Any) -> Pairs:
         obj = base.require_object(instance)
         unknown = set(obj) - {"query", "items"}

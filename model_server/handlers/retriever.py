@@ -126,6 +126,9 @@ class RetrieverHandler(base.BaseHandler):
         self.max_k = min(self.config.max_k, len(self.ids))
         self.default_k = min(self.config.default_k, self.max_k)
 
+    def warmup_instances(self) -> list[Any]:
+        return [{"query": "warm-up query", "k": self.default_k}]
+
     def parse(self, instance: Any) -> Query:
         obj = base.require_object(instance)
         unknown = set(obj) - {"query", "k"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pathlib
 import shutil
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import pytest
@@ -246,6 +246,67 @@ def test_custom_handler_by_dotted_path(archives: dict[str, pathlib.Path], tmp_pa
     _manifest(root, lambda d: d.update(handler=f"{__name__}:RaisingHandler"))
     with pytest.raises(ArchiveError, match="failed to initialize: RuntimeError: GPU not found"):
         _load(root, tmp_path)
+
+
+class WarmupCountingHandler(base.BaseHandler):
+    handled: ClassVar[list[list[Any]]] = []
+
+    def warmup_instances(self) -> list[Any]:
+        return [{"x": 1}]
+
+    def handle(self, data: Any, context: base.Context | None = None) -> list[Any]:
+        WarmupCountingHandler.handled.append(list(data))
+        return list(data)
+
+
+class CannotInferHandler(base.BaseHandler):
+    def warmup_instances(self) -> list[Any]:
+        return [{"x": 1}]
+
+    def inference(self, batch: Any) -> Any:
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (1x384 and 256x16)")
+
+
+class ShortAnswerHandler(WarmupCountingHandler):
+    def handle(self, data: Any, context: base.Context | None = None) -> list[Any]:
+        return []
+
+
+def test_warm_up_runs_once_before_the_model_is_returned(
+    archives: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    root = tmp_path / "copy"
+    shutil.copytree(archives["reranker"], root)
+    _manifest(root, lambda d: d.update(handler=f"{__name__}:WarmupCountingHandler"))
+    WarmupCountingHandler.handled.clear()
+    _load(root, tmp_path)
+    assert WarmupCountingHandler.handled == [[{"x": 1}]]
+
+
+@pytest.mark.parametrize(
+    ("handler", "reason"),
+    [
+        ("CannotInferHandler", "failed its warm-up inference: RuntimeError: mat1 and mat2 shapes"),
+        ("ShortAnswerHandler", "returned 0 results for 1 warm-up instances"),
+    ],
+)
+def test_a_model_that_cannot_infer_never_loads(
+    archives: dict[str, pathlib.Path], tmp_path: pathlib.Path, handler: str, reason: str
+) -> None:
+    root = tmp_path / "copy"
+    shutil.copytree(archives["reranker"], root)
+    _manifest(root, lambda d: d.update(handler=f"{__name__}:{handler}"))
+    with pytest.raises(ArchiveError, match=reason):
+        _load(root, tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["retriever", "classifier", "reranker"])
+def test_built_in_warm_up_instances_are_valid_requests(
+    archives: dict[str, pathlib.Path], tmp_path: pathlib.Path, kind: str
+) -> None:
+    handler = _load(archives[kind], tmp_path)
+    instances = handler.warmup_instances()
+    assert instances and len(_run(handler, *instances)) == len(instances)
 
 
 def test_torch_state_dict_weights_load(archives: dict[str, pathlib.Path], tmp_path: pathlib.Path) -> None:
