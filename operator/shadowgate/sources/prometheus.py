@@ -153,36 +153,42 @@ class PrometheusSource:
         if any(b.max_ratio is not None for b in spec.bounds):
             arms.append(context.baseline_variant)
         counts = await asyncio.gather(*[self._arm(spec.count_query, context, arm) for arm in arms])
+        ns: list[int] = []
         for arm, count in zip(arms, counts, strict=True):
             if isinstance(count, obs.Unavailable):
                 return obs.Unavailable(count.reason, f"{arm} request count: {count.detail}")
-        out: list[obs.QuantileArm] = []
-        for i, (arm, count) in enumerate(zip(arms, counts, strict=True)):
-            n = max(0, round(float(count)))  # type: ignore[arg-type]
-            # The candidate needs its lower bound (to be shown slower), the baseline its upper
-            # one (so a noisy baseline never makes the limit look tighter than it is).
-            side = "lower" if i == 0 else "upper"
-            levels: list[tuple[str, float, float | None]] = []
-            for b in spec.bounds:
-                levels.append(("value", b.quantile, b.quantile))
-                bound = getattr(quantile_bounds.levels(n, b.quantile, spec.alpha / 2), side)
-                levels.append((side, b.quantile, bound))
-            answers = await asyncio.gather(
-                *[
-                    self._arm(spec.query, context, arm, quantile=repr(level))
-                    for _, _, level in levels
-                    if level is not None
-                ]
-            )
-            for a in answers:
-                if isinstance(a, obs.Unavailable) and a.reason is QUERY_ERROR:
-                    return a
-            found: dict[str, dict[float, float | None]] = {"value": {}, side: {}}
-            it = iter(answers)
-            for kind, q, level in levels:
-                got = next(it) if level is not None else None
-                found[kind][q] = None if got is None or isinstance(got, obs.Unavailable) else got
-            out.append(
-                obs.QuantileArm(found["value"], n, lower=found.get("lower", {}), upper=found.get("upper", {}))
-            )
+            ns.append(max(0, round(count)))
+        # The candidate needs its lower bounds (to be shown slower), the baseline its upper
+        # ones (so a noisy baseline never makes the limit look tighter than it is).
+        answers = await asyncio.gather(
+            *[
+                self._quantile_arm(spec, context, arm, n, upper=i > 0)
+                for i, (arm, n) in enumerate(zip(arms, ns, strict=True))
+            ]
+        )
+        for a in answers:
+            if isinstance(a, obs.Unavailable):
+                return a
+        out = [a for a in answers if isinstance(a, obs.QuantileArm)]
         return obs.Quantiles(out[0], out[1] if len(out) > 1 else None)
+
+    async def _quantile_arm(
+        self, spec: LatencySpec, context: QueryContext, arm: str, n: int, *, upper: bool
+    ) -> obs.QuantileArm | obs.Unavailable:
+        """One arm's percentiles and one side of their confidence bounds: histogram_quantile at
+        the percentile and at its order statistic's level (none when n is too small)."""
+        bounds = [quantile_bounds.levels(n, b.quantile, spec.alpha / 2) for b in spec.bounds]
+        levels = [lv.upper if upper else lv.lower for lv in bounds]
+
+        async def at(level: float | None) -> float | obs.Unavailable | None:
+            return None if level is None else await self._arm(spec.query, context, arm, quantile=repr(level))
+
+        answers = await asyncio.gather(*[at(b.quantile) for b in spec.bounds], *[at(lv) for lv in levels])
+        for a in answers:
+            if isinstance(a, obs.Unavailable) and a.reason is QUERY_ERROR:
+                return a
+        found = [None if isinstance(a, obs.Unavailable) else a for a in answers]
+        k = len(spec.bounds)
+        values = {b.quantile: v for b, v in zip(spec.bounds, found[:k], strict=True)}
+        side = {b.quantile: v for b, v in zip(spec.bounds, found[k:], strict=True)}
+        return obs.QuantileArm(values, n, upper=side) if upper else obs.QuantileArm(values, n, lower=side)
