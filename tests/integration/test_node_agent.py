@@ -112,7 +112,7 @@ def test_deployment_becomes_available_on_distinct_reachable_ips(
         )
         assert target[0]["targets"] == [f"{ip}:8080"]
         assert target[0]["labels"]["app_kubernetes_io_name"] == "web"
-    query = f'node_agent_test_up{{namespace="{namespace}",shadowgate_dev_variant="canary"}}'
+    query = f'node_agent_test_up{{namespace="{namespace}",variant="canary"}}'
 
     def scraped() -> list[Any] | None:
         result = prometheus_query(stack, query)

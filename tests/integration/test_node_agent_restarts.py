@@ -171,8 +171,9 @@ def test_model_server_pod_is_ready_and_scraped(
     ip = p["status"]["podIP"]
     assert "Healthy" in http_get(f"http://{ip}:8080/ping")
     query = (
+        # variant and target from the Pod's labels; the process's own variant as exported_variant.
         f'model_server_request_duration_seconds_count{{namespace="{namespace}",variant="canary",'
-        'shadowgate_dev_variant="canary",shadowgate_dev_target="retriever"}'
+        'exported_variant="canary",target="retriever"}'
     )
 
     def scraped() -> list[Any] | None:

@@ -2,8 +2,8 @@
 
 Three loopback "pods" are scrape targets: a router (click counters per route/variant) and
 a canary and a primary model server (latency histograms, request counters, CPU seconds),
-labelled as the node agent labels Pods (namespace, shadowgate_dev_target,
-shadowgate_dev_variant). The MangaAssist preset's own query templates are used.
+labelled as the chart's PodMonitor labels Pods (namespace, target, variant: shadowgate.core.labels).
+The MangaAssist preset's own query templates are used.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from shadowgate.core.gates import observations as obs
 from shadowgate.core.gates import parsing
 from shadowgate.core.gates.evaluating import evaluate
 from shadowgate.core.gates.specs import GateSpec
+from shadowgate.core.labels import NAMESPACE, TARGET, VARIANT
 from shadowgate.core.verdicts import InconclusiveReason as R
 from shadowgate.core.verdicts import Verdict
 from shadowgate.devstack.stack import Stack
@@ -90,7 +91,7 @@ def pods(stack: Stack) -> Iterator[Pods]:
         clicks.labels(route, variant)
         server, address = _serve(reg)
         servers.append((server, address))
-        labels = {"namespace": ns, "shadowgate_dev_target": "retriever", "shadowgate_dev_variant": variant}
+        labels = {NAMESPACE: ns, TARGET: "retriever", VARIANT: variant}
         stack.add_scrape_target(job, address, labels)
     # Let Prometheus see every series at zero first, so increase() counts all that follows.
     _wait(stack.prometheus_url, f'count(shadowgate_router_clicks_total{{route="{route}"}})', 3)

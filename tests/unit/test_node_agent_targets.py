@@ -49,8 +49,8 @@ def pod(ports: list[dict[str, Any]], labels: dict[str, str] | None = None) -> di
                         "namespace": "prod",
                         "pod": "ms-1",
                         "app_kubernetes_io_name": "model-server",
-                        "shadowgate_dev_variant": "canary",
-                        "shadowgate_dev_target": "retriever",
+                        "variant": "canary",
+                        "target": "retriever",
                     },
                 }
             ],

@@ -14,11 +14,18 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from shadowgate.core import labels as target_labels
 from shadowgate.devstack.node_agent_spec import Pod, meta, spec
 
 METRICS_PORT_NAME = "metrics"
 # The Pod labels the wire contract copies onto every scraped series.
 COPIED_POD_LABELS = ("app.kubernetes.io/name", "shadowgate.dev/variant", "shadowgate.dev/target")
+# Under the names the chart's PodMonitor gives them, so the gate presets' queries match; any
+# other copied label keeps Prometheus's sanitized name.
+_RENAMED = {
+    target_labels.POD_LABEL_VARIANT: target_labels.VARIANT,
+    target_labels.POD_LABEL_TARGET: target_labels.TARGET,
+}
 
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 
@@ -38,7 +45,7 @@ def target_groups(pod: Pod, pod_ip: str) -> list[dict[str, Any]]:
     pod_labels: Mapping[str, str] = meta(pod).get("labels") or {}
     for key in COPIED_POD_LABELS:
         if key in pod_labels:
-            labels[sanitize_label(key)] = str(pod_labels[key])
+            labels[_RENAMED.get(key) or sanitize_label(key)] = str(pod_labels[key])
     groups = []
     for container in spec(pod).get("containers") or []:
         for port in container.get("ports") or []:

@@ -5,6 +5,10 @@ Targets are added while the stack runs through file_sd: one JSON file per job in
 reload is needed. Files are replaced atomically under an ``flock``, so tests, the demo and
 the node agent can add targets concurrently. The node agent writes its own files (one per
 Pod) in the same folder; this module only ever touches ``job-*.json``.
+
+On a real node Prometheus finds the cluster's Pods itself: ``render_node_config`` adds the
+``kubernetes_sd_configs`` jobs that mirror the chart's PodMonitor and ServiceMonitor
+(``shadowgate.devstack.prometheus_sd``), and keeps the file_sd job for host targets.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from shadowgate.devstack import prometheus_sd
 from shadowgate.devstack.layout import StackLayout
 
 SCRAPE_INTERVAL = "1s"
@@ -47,9 +52,64 @@ def render_config(layout: StackLayout, self_address: str) -> dict[str, Any]:
 
 
 def write_config(layout: StackLayout, self_address: str) -> pathlib.Path:
+    return _write(layout, render_config(layout, self_address))
+
+
+def render_node_config(
+    layout: StackLayout,
+    self_address: str,
+    *,
+    api_server: str,
+    ca_file: pathlib.Path,
+    cert_file: pathlib.Path,
+    key_file: pathlib.Path,
+) -> dict[str, Any]:
+    """prometheus.yml for a stack with a real node: ``render_config``'s jobs plus Kubernetes
+    discovery through ``api_server`` (HTTPS, verified with ``ca_file``, authenticated by the client
+    certificate ``cert_file``/``key_file``, which must be allowed to list and watch Pods, Services
+    and EndpointSlices in every namespace).
+
+    Jobs: ``prometheus`` (itself), ``kubernetes-pods`` (the chart's PodMonitor: model servers),
+    ``kubernetes-services`` (the chart's ServiceMonitor: operator and routers), ``file_sd``.
+    Everything is scraped every ``SCRAPE_INTERVAL``, not the chart's 15 s, so tests see a
+    change within seconds.
+    """
+    doc = render_config(layout, self_address)
+
+    def sd(role: str) -> dict[str, Any]:
+        return prometheus_sd.kubernetes_sd(
+            role, api_server=api_server, ca_file=ca_file, cert_file=cert_file, key_file=key_file
+        )
+
+    kube = [
+        prometheus_sd.pod_monitor_job(sd("pod"), SCRAPE_INTERVAL),
+        prometheus_sd.service_monitor_job(sd("endpointslice"), SCRAPE_INTERVAL),
+    ]
+    self_job, *rest = doc["scrape_configs"]
+    doc["scrape_configs"] = [self_job, *kube, *rest]
+    return doc
+
+
+def write_node_config(
+    layout: StackLayout,
+    self_address: str,
+    *,
+    api_server: str,
+    ca_file: pathlib.Path,
+    cert_file: pathlib.Path,
+    key_file: pathlib.Path,
+) -> pathlib.Path:
+    """Write ``render_node_config``'s document to ``layout.prometheus_config``; return its path."""
+    doc = render_node_config(
+        layout, self_address, api_server=api_server, ca_file=ca_file, cert_file=cert_file, key_file=key_file
+    )
+    return _write(layout, doc)
+
+
+def _write(layout: StackLayout, doc: Mapping[str, Any]) -> pathlib.Path:
     layout.file_sd_dir.mkdir(parents=True, exist_ok=True)
     layout.prometheus_data.mkdir(parents=True, exist_ok=True)
-    layout.prometheus_config.write_text(yaml.safe_dump(render_config(layout, self_address), sort_keys=False))
+    layout.prometheus_config.write_text(yaml.safe_dump(dict(doc), sort_keys=False))
     return layout.prometheus_config
 
 

@@ -4,10 +4,11 @@ A preset is data, not code: ``parse_gates`` deep-merges a Candidate's overrides 
 mappings and validates the result like any user gate, so every threshold is overridable
 and a preset can never bypass validation. docs/gates.md explains each gate.
 
-Label names on scraped series come from the node agent's file_sd targets (Pod labels
-``shadowgate.dev/target`` and ``shadowgate.dev/variant`` become ``shadowgate_dev_target``
-and ``shadowgate_dev_variant``); the model server's own series also carry ``variant``.
-Router series are labelled ``route`` and ``variant`` and are not per namespace.
+Model-server series are selected by the target labels the chart's PodMonitor gives them
+(``shadowgate.core.labels``: ``namespace``, and ``target``/``variant`` from the Pod labels
+``shadowgate.dev/target``/``shadowgate.dev/variant``), so the same queries work on any cluster
+the chart monitors and on the local stack. Router series carry their own ``route`` and
+``variant`` and are not per namespace.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from shadowgate.core.labels import NAMESPACE, TARGET, VARIANT
+
 _ROUTER = 'route="{route}",variant="{variant}"'
-_SERVER = 'namespace="{namespace}",shadowgate_dev_target="{target}",variant="{variant}"'
-_POD = 'namespace="{namespace}",shadowgate_dev_target="{target}",shadowgate_dev_variant="{variant}"'
+# One selector for every model-server series, the process's CPU seconds included: all of them
+# carry the Pod's target labels.
+_SERVER = f'{NAMESPACE}="{{namespace}}",{TARGET}="{{target}}",{VARIANT}="{{variant}}"'
 
 NOCLICKS = f"sum(increase(shadowgate_router_noclicks_total{{{_ROUTER}}}[{{window}}]))"
 CLICKS = f"sum(increase(shadowgate_router_clicks_total{{{_ROUTER}}}[{{window}}]))"
@@ -29,7 +33,7 @@ LATENCY_QUANTILE = (
 )
 LATENCY_COUNT = f"sum(increase(model_server_request_duration_seconds_count{{{_SERVER}}}[{{window}}]))"
 CPU_PER_1000 = (
-    f"1000 * sum(increase(process_cpu_seconds_total{{{_POD}}}[{{window}}]))"
+    f"1000 * sum(increase(process_cpu_seconds_total{{{_SERVER}}}[{{window}}]))"
     f" / sum(increase(model_server_requests_total{{{_SERVER}}}[{{window}}]))"
 )
 
