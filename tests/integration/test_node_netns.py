@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import concurrent.futures
 import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from shadowgate.devstack import netns
 from shadowgate.devstack.node import NodeNetwork
 
 pytestmark = pytest.mark.integration
+FETCH = "import urllib.request as u; print(u.urlopen({url!r}, timeout=5).status)"
 
 
 @pytest.fixture
@@ -69,3 +74,55 @@ def test_a_socket_made_in_a_joined_thread_lives_in_the_node(net: NodeNetwork) ->
 def test_creating_an_existing_namespace_is_a_clear_error(net: NodeNetwork) -> None:
     with pytest.raises(netns.NetnsError, match="already exists"):
         netns.create(net)
+
+
+def test_relay_bridges_host_loopback_and_the_node_both_ways(net: NodeNetwork) -> None:
+    inside_port, host_port, back_port = free_port(), free_port(), free_port()
+    # An HTTP server inside the node, on the node's own loopback.
+    server = subprocess.Popen(
+        [*net.enter(), sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(inside_port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/",
+    )  # fmt: skip
+    # And one on host loopback, for the node-to-host direction.
+    host_server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(back_port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/",
+    )  # fmt: skip
+    relay = subprocess.Popen(
+        [
+            sys.executable, "-m", "shadowgate.devstack.relay", "--netns", net.netns,
+            f"host:127.0.0.1:{host_port}=node:127.0.0.1:{inside_port}",
+            f"node:127.0.0.1:{back_port}=host:127.0.0.1:{back_port}",
+        ],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert relay.stdout is not None and relay.stdout.readline().startswith("relay ready")
+
+        def get(url: str) -> int:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    return httpx.get(url, timeout=2).status_code
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+
+        assert get(f"http://127.0.0.1:{host_port}/") == 200
+        # Inside the node, 127.0.0.1:back_port is the relay, which reaches the host's server.
+        fetched = netns.run(
+            net,
+            [sys.executable, "-c", FETCH.format(url=f"http://127.0.0.1:{back_port}/")],
+        )  # fmt: skip
+        assert fetched.strip() == "200"
+    finally:
+        for proc in (relay, server, host_server):
+            proc.kill()
+            proc.wait(10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

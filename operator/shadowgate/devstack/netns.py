@@ -74,26 +74,34 @@ def run(net: NodeNetwork, argv: Sequence[str]) -> str:
     return _run([*net.enter(), *argv])
 
 
+def _setns(fd: int, what: str) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        raise NetnsError(f"setns into {what}: {os.strerror(ctypes.get_errno())}")
+
+
+def join_thread(net: NodeNetwork) -> None:
+    """Move the calling thread into the namespace for the rest of its life (setns is per thread)."""
+    target = os.open(net.netns_path, os.O_RDONLY)
+    try:
+        _setns(target, net.netns_path)
+    finally:
+        os.close(target)
+
+
 @contextlib.contextmanager
 def joined(net: NodeNetwork) -> Iterator[None]:
     """Move the calling thread into the namespace for the block, and back afterwards.
 
-    Only the calling thread moves (setns acts per thread), so run this in a thread of its own;
-    sockets made inside the block stay in the node's namespace after it.
+    Only the calling thread moves, so run this in a thread of its own; sockets made inside
+    the block stay in the node's namespace after it.
     """
-    libc = ctypes.CDLL(None, use_errno=True)
     home = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY)
     try:
-        target = os.open(net.netns_path, os.O_RDONLY)
-        try:
-            if libc.setns(target, CLONE_NEWNET) != 0:
-                raise NetnsError(f"setns into {net.netns_path}: {os.strerror(ctypes.get_errno())}")
-        finally:
-            os.close(target)
+        join_thread(net)
         try:
             yield
         finally:
-            if libc.setns(home, CLONE_NEWNET) != 0:
-                raise NetnsError(f"setns back to the host namespace: {os.strerror(ctypes.get_errno())}")
+            _setns(home, "the host namespace")
     finally:
         os.close(home)
