@@ -141,7 +141,7 @@ def test_endpoint_slice_points_the_service_at_the_node() -> None:
     labels = eps["metadata"]["labels"]
     assert labels["kubernetes.io/service-name"] == "kube-dns"
     # Not the EndpointSlice controller's label: that controller would own (and delete) it.
-    assert labels["endpointslice.kubernetes.io/managed-by"] == "shadowgate.dev/devstack"
+    assert labels["endpointslice.kubernetes.io/managed-by"] == "devstack.shadowgate.dev"
     assert eps["metadata"]["namespace"] == "kube-system"
     assert eps["addressType"] == "IPv4"
     assert eps["endpoints"] == [

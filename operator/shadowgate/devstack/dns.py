@@ -31,8 +31,8 @@ DNS_NAMESPACE = "kube-system"
 DNS_SERVICE = "kube-dns"
 DNS_SERVICE_IP = "10.214.0.10"
 # The EndpointSlice controller leaves slices with another manager alone; without this label
-# nothing says who owns the hand-made slice.
-MANAGED_BY = "shadowgate.dev/devstack"
+# nothing says who owns the hand-made slice. A label value: no "/" (the API rejects it).
+MANAGED_BY = "devstack.shadowgate.dev"
 CLUSTER_ROLE = "system:coredns"
 # What the kubernetes plugin lists and watches. Pods only with ``pods verified``; kept, like
 # upstream's manifest, so the mode can change without an RBAC change.
