@@ -20,12 +20,12 @@ flock 9
 
 export GOWORK=off GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 # Two cores: let go use both, but no more (the default already is nproc).
-build() { # module-dir output package ldflags
-  local dir=$1 out=$2 pkg=$3 ldflags=$4
+build() { # module-dir output package ldflags [build-tags]
+  local dir=$1 out=$2 pkg=$3 ldflags=$4 tags=${5:-}
   if [[ -x "$bin/$out" ]]; then echo "cached: $bin/$out"; return; fi
   local start=$SECONDS
   echo "building $out ($pkg) ..."
-  (cd "$here/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/$out.tmp.$$" "$pkg")
+  (cd "$here/$dir" && go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$bin/$out.tmp.$$" "$pkg")
   mv "$bin/$out.tmp.$$" "$bin/$out"   # atomic: an interrupted build leaves no half binary
   echo "built $out in $((SECONDS - start)) s"
 }
@@ -44,5 +44,9 @@ build k8s kube-proxy k8s.io/kubernetes/cmd/kube-proxy "$kv"
 # Its version is the require in hack/coredns/go.mod alone; the cache dir is not named by it,
 # so after a bump delete "$bin/coredns" (or the whole dir) to rebuild.
 build coredns coredns . ""
+# Prometheus with Kubernetes discovery only (Debian's has none; remove_all_sd drops the cloud ones).
+prom_tags=remove_all_sd,enable_kubernetes_sd
+build prometheus prometheus github.com/prometheus/prometheus/cmd/prometheus "" "$prom_tags"
+build prometheus promtool github.com/prometheus/prometheus/cmd/promtool "" "$prom_tags"
 build helm helm helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 echo "$bin"
