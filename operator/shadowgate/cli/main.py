@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 # Order is the order of ``shadowgate --help``. Add a subcommand by adding its module here.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
@@ -22,6 +23,12 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "shadowgate.cli.operator",
     "shadowgate.cli.demo",
 )
+# Subcommands that drive dev tooling the images leave out (Dockerfile.control-plane.dockerignore):
+# where their package is absent they are not offered, instead of failing `shadowgate --help`.
+DEV_ONLY: dict[str, str] = {
+    "shadowgate.cli.dev": "shadowgate.devstack",
+    "shadowgate.cli.demo": "shadowgate.demo",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,8 +38,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+        module = _subcommand(name)
+        if module is not None:
+            module.register(sub)
     return parser
+
+
+def _subcommand(name: str) -> ModuleType | None:
+    """The subcommand's module, or None for a dev-only one whose package is not installed."""
+    needed = DEV_ONLY.get(name)
+    try:
+        if needed:
+            importlib.import_module(needed)  # the package's __init__ is a docstring: cheap
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if needed and (missing == needed or missing.startswith(needed + ".")):
+            return None
+        raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
