@@ -9,6 +9,14 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v openssl >/dev/null || need_apt+=(openssl)
+# The node's images (shadowgate.devstack.images): buildah builds the Dockerfiles on a debootstrap
+# base, gcc with static libc makes the pause binary, ctr imports them into containerd (run by runc).
+command -v buildah >/dev/null || need_apt+=(buildah)
+command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+command -v gcc >/dev/null || need_apt+=(gcc)
+[[ -f /usr/lib/x86_64-linux-gnu/libc.a ]] || need_apt+=(libc6-dev)
+command -v containerd >/dev/null || need_apt+=(containerd)
+command -v runc >/dev/null || need_apt+=(runc)
 if ((${#need_apt[@]})); then
   echo "bootstrap: apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
