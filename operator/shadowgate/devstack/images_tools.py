@@ -164,21 +164,34 @@ class Buildah:
     root: pathlib.Path
     runroot: pathlib.Path
 
+    def env(self) -> dict[str, str]:
+        # buildah stages a pushed archive (GBs) and pulled layers under $TMPDIR (/var/tmp by
+        # default): keep them in the cache, beside the storage they come from.
+        tmp = self.root.parent / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        return {**os.environ, "TMPDIR": str(tmp)}
+
     def cmd(self, *args: str) -> list[str]:
         storage = ["--root", str(self.root), "--runroot", str(self.runroot), "--storage-driver", "overlay"]
         return ["buildah", *storage, *args]
 
     def has_image(self, name: str) -> bool:
-        proc = subprocess.run(self.cmd("inspect", "--type", "image", name), capture_output=True, check=False)
+        proc = subprocess.run(
+            self.cmd("inspect", "--type", "image", name), capture_output=True, check=False, env=self.env()
+        )
         return proc.returncode == 0
 
     def reset(self) -> None:
         """Drop working containers an interrupted build left (their mounts go with them)."""
-        subprocess.run(self.cmd("rm", "--all"), capture_output=True, check=False)
+        subprocess.run(self.cmd("rm", "--all"), capture_output=True, check=False, env=self.env())
         unmount_all(self.root)
 
     def pull_archive(self, archive: pathlib.Path) -> None:
-        run(self.cmd("pull", "--quiet", f"oci-archive:{archive}"), f"buildah pull of {archive}")
+        run(
+            self.cmd("pull", "--quiet", f"oci-archive:{archive}"),
+            f"buildah pull of {archive}",
+            env=self.env(),
+        )
 
     def bud(
         self,
@@ -197,17 +210,25 @@ class Buildah:
             args += ["--build-arg", f"{k}={v}"]
         for volume in volumes:
             args += ["--volume", volume]
-        run(self.cmd(*args, str(context)), f"buildah bud -f {dockerfile.name}", log=log)
+        run(self.cmd(*args, str(context)), f"buildah bud -f {dockerfile.name}", log=log, env=self.env())
         return iidfile.read_text().strip().removeprefix("sha256:")
 
     def push(self, image: str, name: str, archive: pathlib.Path) -> None:
-        run(self.cmd("tag", image, name), f"buildah tag {name}")
-        run(self.cmd("push", "--quiet", name, f"oci-archive:{archive}:{name}"), f"buildah push of {name}")
+        run(self.cmd("tag", image, name), f"buildah tag {name}", env=self.env())
+        run(
+            self.cmd("push", "--quiet", name, f"oci-archive:{archive}:{name}"),
+            f"buildah push of {name}",
+            env=self.env(),
+        )
 
     def remove_other_tags(self, repository: str, keep: str) -> None:
         """Untag older builds of ``repository`` and prune what only they used (disk, not cache)."""
-        out = run(self.cmd("images", "--noheading", "--format", "{{.Name}}:{{.Tag}}"), "buildah images")
+        out = run(
+            self.cmd("images", "--noheading", "--format", "{{.Name}}:{{.Tag}}"),
+            "buildah images",
+            env=self.env(),
+        )
         for name in out.split():
             if name.startswith(repository + ":") and name != keep:
-                run(self.cmd("rmi", name), f"buildah rmi {name}")
-        run(self.cmd("rmi", "--prune"), "buildah rmi --prune")
+                run(self.cmd("rmi", name), f"buildah rmi {name}", env=self.env())
+        run(self.cmd("rmi", "--prune"), "buildah rmi --prune", env=self.env())
