@@ -60,7 +60,7 @@ def run(
     err = proc.stderr.read() if proc.stderr else ""
     if proc.wait() != 0:
         shown = tail("".join(out_lines) + err)
-        raise ImageBuildError(f"{what} failed (exit {proc.returncode}): {' '.join(cmd[:3])} ...\n{shown}")
+        raise ImageBuildError(f"{what} failed (exit {proc.returncode}):\n{shown}")
     return "".join(out_lines)
 
 
