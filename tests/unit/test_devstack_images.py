@@ -6,7 +6,7 @@ from __future__ import annotations
 import pathlib
 import threading
 import time
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from shadowgate.devstack import images, images_context
@@ -205,9 +205,9 @@ class FakeBuildah:
         self.calls.append("untag")
 
 
-def test_a_dockerfile_image_is_rebuilt_only_when_its_inputs_change(
-    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def mini(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
+    """A small repo with the real control-plane Dockerfile, a faked base and a faked buildah."""
     repo = pathlib.Path(__file__).resolve().parents[2]
     mini = tmp_path / "repo"
     for rel in ("pyproject.toml", "Dockerfile.control-plane", "Dockerfile.control-plane.dockerignore"):
@@ -218,14 +218,20 @@ def test_a_dockerfile_image_is_rebuilt_only_when_its_inputs_change(
     (mini / "router").mkdir()
     (mini / "router/app.py").write_text("v1\n")
     (mini / "README.md").write_text("docs\n")
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    base = _image(cache, "localhost/shadowgate/python:bookworm-1")
+    (tmp_path / "cache").mkdir()
+    base = _image(tmp_path / "cache", "localhost/shadowgate/python:bookworm-1")
     monkeypatch.setattr(images, "ensure_base", lambda cache_, log: base)
-    filled: list[int] = []
-    monkeypatch.setattr(tools, "fill_wheelhouse", lambda house, reqs, log, **kw: filled.append(len(reqs)))
     FakeBuildah.calls = []
     monkeypatch.setattr(tools, "Buildah", FakeBuildah)
+    return mini
+
+
+def test_a_dockerfile_image_is_rebuilt_only_when_its_inputs_change(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, mini: pathlib.Path
+) -> None:
+    cache = tmp_path / "cache"
+    filled: list[int] = []
+    monkeypatch.setattr(tools, "fill_wheelhouse", lambda house, reqs, log, **kw: filled.append(len(reqs)))
 
     def build() -> images.BuiltImage:
         return images.ensure_built("control-plane", cache, mini, lambda _: None, {})
@@ -300,3 +306,19 @@ def test_requirement_sets_split_the_model_server_extra() -> None:
         r for r in deps if r.startswith(("torch", "sentence-transformers"))
     ]  # control plane: no torch
     assert any(r.startswith("torch") for r in extra)
+
+
+def test_an_edit_during_the_build_is_not_recorded_under_the_old_inputs(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, mini: pathlib.Path
+) -> None:
+    monkeypatch.setattr(tools, "fill_wheelhouse", lambda house, reqs, log, **kw: None)
+    real_bud = FakeBuildah.bud
+
+    def bud_while_editing(self: FakeBuildah, **kw: Any) -> str:
+        image_id = real_bud(self, **kw)
+        (mini / "router/app.py").write_text("edited mid-build\n")  # another engineer saves a file
+        return image_id
+
+    monkeypatch.setattr(FakeBuildah, "bud", bud_while_editing)
+    images.ensure_built("control-plane", tmp_path / "cache", mini, lambda _: None, {})
+    assert not list((tmp_path / "cache" / "control-plane").glob("*.json"))  # the next call rebuilds

@@ -200,7 +200,10 @@ def ensure_built(
             os.replace(partial, archive)
     log(f"images: {kind} built in {built - start:.1f} s, exported in {time.monotonic() - built:.1f} s")
     image = BuiltImage(name, archive, oci.manifest_digest(archive), archive.stat().st_size)
-    save_record(cache, kind, key, image)
+    # Others edit the tree while it builds: record the image only if the inputs it was keyed
+    # by are still the ones on disk, else the next call rebuilds from what is there now.
+    if inputs.build_key(dockerfile, ignorefile, repo, args, base.digest) == key:
+        save_record(cache, kind, key, image)
     prune_kind(cache, kind, archive)
     buildah.remove_other_tags(f"{REGISTRY}/{kind}", keep=name)
     return _timed(log, "ready", start, image)
