@@ -7,4 +7,9 @@ Prometheus, and (when present) the node agent that runs Pods as local processes.
 ``Stack`` (in ``stack``) is the one entry point; the CLI (``shadowgate dev``), the pytest
 fixtures and the demo all call it. ``layout`` names every file in a state directory, so
 other tools (the node agent) can find the kubeconfig and the Prometheus file_sd folder.
+
+The real node that replaces the node agent is being assembled here: ``node`` (containerd, CNI,
+kubelet and kube-proxy settings), ``netns`` (the per-stack network namespace), ``relay`` (host
+loopback <-> node), ``dns`` (CoreDNS), ``prometheus_sd`` (Kubernetes discovery from the chart's
+relabelings) and ``images`` (the product's images built with buildah and imported into containerd).
 """
