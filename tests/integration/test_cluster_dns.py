@@ -17,8 +17,8 @@ import pathlib
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import dns.flags
 import dns.message
@@ -33,20 +33,9 @@ from shadowgate.devstack import dns as cluster_dns
 from shadowgate.devstack.components import SERVICE_CLUSTER_IP_RANGE, free_port
 from shadowgate.devstack.layout import StackLayout
 from shadowgate.devstack.stack import Stack
+from test_operator_support import eventually
 
 pytestmark = pytest.mark.integration
-T = TypeVar("T")
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
 def cluster_ip_of(service: client.V1Service) -> str:
@@ -168,7 +157,7 @@ def coredns(
             return health.get(spec.health.url)[0] == 200 and cluster_dns.answers(config, timeout=0.5)
 
         try:
-            wait_for("coredns to serve", serving)
+            eventually(serving, 30, "coredns to serve", every=0.2)
         except AssertionError as err:
             raise AssertionError(f"{err}\n{log_tail()}") from err
         yield config
@@ -211,7 +200,7 @@ def test_a_service_resolves_to_its_cluster_ip(
         return reply if addresses(reply) else None
 
     # A query before CoreDNS' watch delivered the Service is a (5 s) cached NXDOMAIN: poll.
-    reply = wait_for(name, resolved, timeout=20)
+    reply = eventually(resolved, 20, name, every=0.2)
     assert addresses(reply) == [cluster_ip]
     assert reply.flags & dns.flags.AA
     assert all(rrset.ttl <= 5 for rrset in reply.answer)
@@ -250,7 +239,7 @@ def test_the_kube_dns_objects_are_accepted_and_resolve(
         assert stored.metadata.labels["kubernetes.io/service-name"] == "kube-dns"
         actual = cluster_ip_of(core.read_namespaced_service("kube-dns", "kube-system"))
         name = "kube-dns.kube-system.svc.cluster.local"
-        assert wait_for(name, lambda: addresses(query(coredns, name)), timeout=20) == [actual]
+        assert eventually(lambda: addresses(query(coredns, name)), 20, name, every=0.2) == [actual]
     finally:
         if made_slice:
             discovery.delete_namespaced_endpoint_slice(slice_name, "kube-system")

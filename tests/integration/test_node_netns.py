@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from shadowgate.devstack import netns
+from shadowgate.devstack.components import free_port
 from shadowgate.devstack.node import NodeNetwork
 
 pytestmark = pytest.mark.integration
@@ -120,9 +121,3 @@ def test_relay_bridges_host_loopback_and_the_node_both_ways(net: NodeNetwork) ->
         for proc in (relay, server, host_server):
             proc.kill()
             proc.wait(10)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
