@@ -1,9 +1,10 @@
 """Gate verdicts and their evidence: the vocabulary shared by gates, lifecycle and status.
 
 A verdict is Pass, Fail or Inconclusive. Inconclusive always carries a reason, because
-"why can't we decide yet" is what a person watching a rollout needs to know, and because
-the lifecycle treats the reasons differently (a QueryError is an outage, InsufficientSamples
-is patience). Inconclusive is never Pass.
+"why can't we decide yet" is what a person watching a rollout needs to know (a QueryError is
+an outage, InsufficientSamples is patience). The lifecycle does not branch on the reason:
+every Inconclusive analysis counts towards the Candidate's ``policy.inconclusive.limit``
+(``lifecycle.gating`` / ``transition``). Inconclusive is never Pass.
 """
 
 from __future__ import annotations

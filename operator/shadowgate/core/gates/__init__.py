@@ -7,8 +7,10 @@
 - ``templates``: PromQL template placeholders;
 - ``observations``: what a source returns for one gate;
 - ``evaluating.evaluate(spec, observation) -> GateResult``;
-- ``slices``: the per-slice paired sign tests and Holm correction of slice-regression gates;
-- ``policy.decide(results, state, policy, now=...)``: hysteresis and the roll-up decision.
+- ``slices``: the per-slice paired sign tests and Holm correction of slice-regression gates.
+
+Folding verdicts into a rollout decision (hysteresis, failure limits, the inconclusive policy)
+is the lifecycle's: ``shadowgate.core.lifecycle.gating`` and ``transition``.
 
 No I/O: sources in ``shadowgate.sources`` produce the observations. docs/gates.md is the
 user's guide.
