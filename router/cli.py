@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from router import backends
 from router.attribution import Settings
 from router.service import RouterService, ServiceSettings
 from router.sources import FileSource
@@ -32,6 +33,12 @@ def parser() -> argparse.ArgumentParser:
     src.add_argument("--table-file", type=pathlib.Path, help="a JSON list of route.json objects")
     p.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
     p.add_argument("--namespace", default="", help="watch ConfigMaps in this namespace only ('' = all)")
+    p.add_argument(
+        "--backends",
+        default=os.environ.get("SHADOWGATE_ROUTER_BACKENDS") or backends.DEFAULT,
+        help=f"where --kube finds a Service's endpoints: {' or '.join(backends.SOURCES)}"
+        " ($SHADOWGATE_ROUTER_BACKENDS, default %(default)s)",
+    )
     p.add_argument("--max-body-bytes", type=int, default=1 << 20)
     p.add_argument("--upstream-timeout", type=float, default=10.0, help="seconds")
     p.add_argument("--mirror-max-inflight", type=int, default=128)
@@ -79,6 +86,9 @@ def settings_from(args: argparse.Namespace) -> ServiceSettings:
         raise ValueError(f"--port must be 0..65535, got {args.port}")
     if args.mirror_breaker_failures < 0 or args.mirror_breaker_backoff <= 0:
         raise ValueError("--mirror-breaker-failures must be >= 0 and --mirror-breaker-backoff > 0")
+    # Checked here, not by argparse's choices, so a bad $SHADOWGATE_ROUTER_BACKENDS is caught too.
+    if args.backends not in backends.SOURCES:
+        raise ValueError(f"--backends must be one of {', '.join(backends.SOURCES)}, got {args.backends!r}")
     if args.mirror_max_body_bytes < 0:
         raise ValueError("--mirror-max-body-bytes must be >= 0")
     return ServiceSettings(
@@ -102,7 +112,7 @@ async def _serve(settings: ServiceSettings, args: argparse.Namespace) -> None:
     if args.kube:
         from kubernetes import config
 
-        from router.kubesource import KubeSource
+        from router.kubesource import KubeSource, make_backends
 
         if args.kubeconfig:
             api = config.new_client_from_config(config_file=args.kubeconfig)
@@ -112,7 +122,11 @@ async def _serve(settings: ServiceSettings, args: argparse.Namespace) -> None:
 
             api = client.ApiClient()
         svc = RouterService(settings, None)
-        svc.attach_source(KubeSource(api, args.namespace, svc.endpoints, svc.app.forget_unused))
+        source = KubeSource(
+            api, args.namespace, svc.endpoints, svc.app.forget_unused, make_backends(args.backends, api)
+        )
+        svc.attach_source(source)
+        log.info("backends from %s", args.backends)
     else:
         svc = RouterService(settings, FileSource(args.table_file))
     port = await svc.start()

@@ -1,8 +1,8 @@
 """Backend resolution: a table backend -> one (host, port) to send this request to.
 
-URL backends resolve to themselves. Service backends resolve to the ready Pods the Kubernetes
-source reports for them (Pod IPs are loopback addresses on the local stack, which get no
-EndpointSlices); requests round-robin over them. The endpoint sets are replaced whole, from the
+URL backends resolve to themselves. Service backends resolve to the addresses the Kubernetes
+source reports for them (ready Pods or EndpointSlice endpoints, see ``router.backends``);
+requests round-robin over them. The endpoint sets are replaced whole, from the
 event loop's thread, so a lookup never sees a half-updated set.
 """
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from router.backends import ServiceInfo, service_info
+from router.backends_pods import PodInfo, endpoints_for, pod_info
 from router.endpoints import Endpoints
-from router.kubesource import PodInfo, ServiceInfo, endpoints_for, pod_info, service_info
 from router.table import ServiceBackend, UrlBackend
 
 B = ServiceBackend("ns", "retr", 8080)
@@ -46,7 +47,8 @@ def test_pod_readiness(pod: Any, ready: bool) -> None:
 
 def svc(target: int | str, selector: dict[str, str] | None = None) -> ServiceInfo:
     spec = NS(
-        selector={"app": "retr"} if selector is None else selector, ports=[NS(port=8080, target_port=target)]
+        selector={"app": "retr"} if selector is None else selector,
+        ports=[NS(name="http", port=8080, target_port=target)],
     )
     return service_info(NS(spec=spec))
 
