@@ -229,6 +229,9 @@ def test_dashboard_configmap() -> None:
             id="bad-duration",
         ),
         pytest.param("operator.healthPort=70000", "/operator/healthPort': maximum", id="port-range"),
+        pytest.param(
+            'router.backends="endpoints"', "/router/backends': value must be one of", id="backends-enum"
+        ),
     ],
 )
 def test_schema_rejects_bad_values(value: str, message: str) -> None:
