@@ -12,7 +12,15 @@ from shadowgate.devstack.layout import StackLayout
 @pytest.fixture(scope="module")
 def layout(tmp_path_factory: pytest.TempPathFactory) -> StackLayout:
     out = StackLayout(tmp_path_factory.mktemp("pki"))
-    assert certs.ensure_pki(out) == ["ca", "apiserver", "admin", "sa"]
+    assert certs.ensure_pki(out) == [
+        "ca",
+        "apiserver",
+        "admin",
+        "kubelet",
+        "kube-proxy",
+        "apiserver-kubelet-client",
+        "sa",
+    ]
     return out
 
 
@@ -30,6 +38,24 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> StackLayout:
             "sslclient",
             ["Subject: O = system:masters, CN = shadowgate-admin", "TLS Web Client Authentication"],
             id="admin-client-is-system-masters",
+        ),
+        pytest.param(
+            "apiserver",
+            "sslserver",
+            ["IP Address:10.214.0.1", "IP Address:10.215.0.2"],
+            id="apiserver-serves-the-node-and-the-kubernetes-service",
+        ),
+        pytest.param(
+            "kubelet",
+            "sslclient",
+            ["Subject: O = system:nodes, CN = system:node:shadowgate-node"],
+            id="kubelet-is-a-node-identity",
+        ),
+        pytest.param(
+            "apiserver-kubelet-client",
+            "sslclient",
+            ["Subject: O = system:masters, CN = kube-apiserver-kubelet-client"],
+            id="apiserver-kubelet-client",
         ),
     ],
 )
@@ -67,11 +93,32 @@ def test_second_run_creates_nothing(layout: StackLayout) -> None:
     assert layout.pki_file("admin.crt").read_bytes() == before
 
 
+def test_leaf_missing_a_name_is_reissued(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A stack made by a version whose API server certificate lacked the node's addresses.
+    layout = StackLayout(tmp_path)
+    old = certs.LeafSpec("apiserver", "/CN=kube-apiserver", "serverAuth", ("IP:127.0.0.1",))
+    monkeypatch.setattr(certs, "LEAVES", (old, *certs.LEAVES[1:]))
+    certs.ensure_pki(layout)
+    layout.pki_file("apiserver.spec").unlink()  # as before markers existed
+    assert "10.215.0.2" not in certs.describe(layout.pki_file("apiserver.crt"))
+    monkeypatch.undo()
+    assert certs.ensure_pki(layout) == ["apiserver"]
+    assert "IP Address:10.215.0.2" in certs.describe(layout.pki_file("apiserver.crt"))
+    assert certs.ensure_pki(layout) == []
+
+
 def test_new_ca_reissues_every_leaf(tmp_path: pathlib.Path) -> None:
     layout = StackLayout(tmp_path)
     certs.ensure_pki(layout)
     layout.pki_file("ca.crt").unlink()
-    assert certs.ensure_pki(layout) == ["ca", "apiserver", "admin"]
+    assert certs.ensure_pki(layout) == [
+        "ca",
+        "apiserver",
+        "admin",
+        "kubelet",
+        "kube-proxy",
+        "apiserver-kubelet-client",
+    ]
     certs.verify(layout.pki_file("admin.crt"), layout.pki_file("ca.crt"), "sslclient")
 
 

@@ -14,7 +14,20 @@ import pathlib
 import subprocess
 from collections.abc import Callable, Mapping
 
-REQUIRED: tuple[str, ...] = ("etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "helm")
+REQUIRED: tuple[str, ...] = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kubectl",
+    "helm",
+    # The real node's, all built by hack/build-binaries.sh from the same pinned modules.
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+    "coredns",
+    "prometheus",
+    "promtool",
+)
 BUILD_SCRIPT = pathlib.Path("hack") / "build-binaries.sh"
 
 

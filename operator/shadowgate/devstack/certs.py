@@ -30,6 +30,9 @@ APISERVER_SANS: tuple[str, ...] = (
     "DNS:kubernetes.default.svc",
     "DNS:kubernetes.default.svc.cluster.local",
     "IP:10.0.0.1",
+    # The real node: the ``kubernetes`` Service's ClusterIP and the node address Pods reach.
+    "IP:10.214.0.1",
+    "IP:10.215.0.2",
 )
 
 
@@ -50,6 +53,13 @@ class LeafSpec:
 LEAVES: tuple[LeafSpec, ...] = (
     LeafSpec("apiserver", "/CN=kube-apiserver", "serverAuth", APISERVER_SANS),
     LeafSpec("admin", "/O=system:masters/CN=shadowgate-admin", "clientAuth"),
+    # The real node's kubelet, as the Node authorizer and NodeRestriction expect it to be named.
+    LeafSpec("kubelet", "/O=system:nodes/CN=system:node:shadowgate-node", "clientAuth"),
+    # The default ClusterRoleBinding system:node-proxier binds this user.
+    LeafSpec("kube-proxy", "/CN=system:kube-proxy", "clientAuth"),
+    # What the API server shows kubelet for logs, exec and port-forward (kubelet authorizes it
+    # by webhook; system:masters passes).
+    LeafSpec("apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client", "clientAuth"),
 )
 
 
@@ -123,8 +133,16 @@ def _make_service_account_keys(layout: StackLayout) -> None:
     _openssl(["pkey", "-in", str(key), "-pubout", "-out", str(pub)], layout.pki)
 
 
+def _spec_text(spec: LeafSpec) -> str:
+    return f"{spec.subject}\n{spec.usage}\n{','.join(spec.sans)}\n"
+
+
 def ensure_pki(layout: StackLayout) -> list[str]:
-    """Create whatever PKI files are missing; return the names of what was created."""
+    """Create whatever PKI files are missing; return the names of what was created.
+
+    A leaf whose subject, usage or names changed since it was issued (a newer version added a
+    SAN) is issued again, so a stack made by an older version keeps working after an upgrade.
+    """
     layout.pki.mkdir(parents=True, exist_ok=True)
     os.chmod(layout.pki, 0o700)
     created: list[str] = []
@@ -134,9 +152,21 @@ def ensure_pki(layout: StackLayout) -> list[str]:
         created.append("ca")
     for spec in LEAVES:
         have = layout.pki_file(f"{spec.name}.crt").exists() and layout.pki_file(f"{spec.name}.key").exists()
-        if fresh_ca or not have:
+        marker = layout.pki_file(f"{spec.name}.spec")
+        same = marker.exists() and marker.read_text() == _spec_text(spec)
+        if fresh_ca or not have or (marker.exists() and not same):
             _make_leaf(layout, spec)
+            marker.write_text(_spec_text(spec))
             created.append(spec.name)
+        elif not marker.exists():
+            # Issued before markers existed: re-issue only if the certificate lacks a name.
+            text = describe(layout.pki_file(f"{spec.name}.crt"))
+            if all(san.split(":", 1)[1] in text for san in spec.sans):
+                marker.write_text(_spec_text(spec))
+            else:
+                _make_leaf(layout, spec)
+                marker.write_text(_spec_text(spec))
+                created.append(spec.name)
     if not (layout.pki_file("sa.key").exists() and layout.pki_file("sa.pub").exists()):
         _make_service_account_keys(layout)
         created.append("sa")

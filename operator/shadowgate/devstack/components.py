@@ -40,15 +40,18 @@ CONTROLLERS: tuple[str, ...] = (
     "disruption-controller",
 )
 
-HealthKind = Literal["http", "https-admin", "https-anonymous", "process"]
+HealthKind = Literal["http", "https-admin", "https-anonymous", "process", "unix"]
 
 
 @dataclass(frozen=True)
 class HealthCheck:
-    """How to tell a component is ready: an HTTP(S) GET answering 200, or just a live process."""
+    """How to tell a component is ready: an HTTP(S) GET answering 200, a Unix socket that
+    accepts a connection (``url`` is its path), or just a live process. ``netns`` names the
+    network namespace the check must run in (the real node's daemons listen only there)."""
 
     kind: HealthKind
     url: str = ""
+    netns: str = ""
 
 
 @dataclass(frozen=True)

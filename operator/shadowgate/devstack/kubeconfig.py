@@ -45,17 +45,22 @@ def render(server: str, ca_pem_b64: str, cert_pem_b64: str, key_pem_b64: str) ->
     }
 
 
-def write(layout: StackLayout, server: str) -> pathlib.Path:
-    """Write the admin kubeconfig for ``server`` (0600, atomically) and return its path."""
+def write(
+    layout: StackLayout, server: str, identity: str = "admin", path: pathlib.Path | None = None
+) -> pathlib.Path:
+    """Write the kubeconfig of ``identity`` (a leaf in the stack's PKI; admin by default, at
+    ``layout.kubeconfig``) for ``server``, 0600 and atomically, and return its path."""
+    target = layout.kubeconfig if path is None else path
     doc = render(
         server,
         _b64(layout.pki_file("ca.crt")),
-        _b64(layout.pki_file("admin.crt")),
-        _b64(layout.pki_file("admin.key")),
+        _b64(layout.pki_file(f"{identity}.crt")),
+        _b64(layout.pki_file(f"{identity}.key")),
     )
-    tmp = layout.kubeconfig.with_suffix(".tmp")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         yaml.safe_dump(doc, out, sort_keys=False)
-    tmp.replace(layout.kubeconfig)
-    return layout.kubeconfig
+    tmp.replace(target)
+    return target

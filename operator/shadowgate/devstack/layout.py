@@ -21,6 +21,19 @@ COMPONENTS: tuple[str, ...] = (
     "kube-controller-manager",
     "node-agent",
 )
+# The real node's components in start order (``Stack(node="real")``).
+REAL_NODE_COMPONENTS: tuple[str, ...] = (
+    "etcd",
+    "containerd",
+    "kube-apiserver",
+    "relay",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+    "coredns",
+    "prometheus",
+)
 
 
 def default_state_dir(environ: Mapping[str, str] | None = None) -> pathlib.Path:

@@ -19,13 +19,28 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from typing import Literal
 
-from shadowgate.devstack import binaries, certs, components, health, kubeconfig, processes, prometheus, state
+from shadowgate.devstack import (
+    binaries,
+    certs,
+    components,
+    health,
+    kubeconfig,
+    node_components,
+    node_lifecycle,
+    processes,
+    prometheus,
+    prometheus_sd,
+    state,
+)
 from shadowgate.devstack.components import ComponentSpec
-from shadowgate.devstack.layout import COMPONENTS, StackLayout, default_state_dir
+from shadowgate.devstack.layout import COMPONENTS, REAL_NODE_COMPONENTS, StackLayout, default_state_dir
 from shadowgate.devstack.processes import STACK_ID_ENV
 
 Log = Callable[[str], None]
+NODE_ENV = "SHADOWGATE_NODE"
+NodeKind = Literal["real", "agent"]
 
 
 class StackError(RuntimeError):
@@ -88,6 +103,7 @@ class Stack:
         log: Log | None = None,
         node_agent: bool | None = None,
         environ: Mapping[str, str] | None = None,
+        node: NodeKind | None = None,
     ) -> None:
         self._environ = dict(os.environ if environ is None else environ)
         root = pathlib.Path(state_dir).resolve() if state_dir else default_state_dir(self._environ)
@@ -96,7 +112,14 @@ class Stack:
         self.layout = StackLayout(root)
         self._timeout = start_timeout_s
         self._log: Log = log or (lambda _msg: None)
-        self._node_agent = node_agent_available() if node_agent is None else node_agent
+        kind = node or self._environ.get(NODE_ENV) or "agent"
+        if kind not in ("real", "agent"):
+            raise StackError(f"{NODE_ENV}={kind!r}: expected real or agent")
+        # A real node: kubelet, containerd and the rest in a network namespace of their own.
+        self._real = kind == "real"
+        self._node_agent = (
+            False if self._real else node_agent_available() if node_agent is None else node_agent
+        )
         self._targets = prometheus.ScrapeTargets(self.layout)
 
     # --- what callers read -------------------------------------------------------------
@@ -149,7 +172,32 @@ class Stack:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
+    def real_node(self) -> node_components.RealNode:
+        """The running real node (its namespace, paths and binaries); StackError otherwise."""
+        current = self._running_state()
+        if current.node != "real":
+            raise StackError(f"the stack in {self.state_dir} runs the node agent, not a real node")
+        return node_components.RealNode(self.layout, pathlib.Path(current.bin_dir), current.ports)
+
+    @staticmethod
+    def _order(current: state.StackState) -> tuple[str, ...]:
+        return REAL_NODE_COMPONENTS if current.node == "real" else COMPONENTS
+
     def _specs(self, current: state.StackState) -> dict[str, ComponentSpec]:
+        if current.node == "real":
+            real = node_components.RealNode(self.layout, pathlib.Path(current.bin_dir), current.ports)
+            return {
+                "etcd": node_components.etcd(real),
+                "containerd": node_components.containerd(real),
+                "kube-apiserver": node_components.kube_apiserver(real),
+                "relay": node_components.relay(real),
+                "kube-controller-manager": node_components.kube_controller_manager(real),
+                "kube-scheduler": node_components.kube_scheduler(real),
+                "kubelet": node_components.kubelet(real),
+                "kube-proxy": node_components.kube_proxy(real),
+                "coredns": node_components.coredns(real),
+                "prometheus": node_components.prometheus(real, current.prometheus_binary),
+            }
         bin_dir, ports = pathlib.Path(current.bin_dir), current.ports
         specs = {
             "etcd": components.etcd(self.layout, ports, bin_dir),
@@ -166,7 +214,7 @@ class Stack:
         current = state.load(self.layout)
         specs = self._specs(current) if current.components else {}
         out = []
-        for name in COMPONENTS:
+        for name in self._order(current):
             record = current.components.get(name)
             if record is None:
                 continue
@@ -200,7 +248,7 @@ class Stack:
             if current.components:
                 bad = self._unhealthy_after_grace()
                 if not bad:
-                    if self._node_agent and "node-agent" not in current.components:
+                    if self._node_agent and current.node != "real" and "node-agent" not in current.components:
                         # The node agent module arrived after this stack started: add it.
                         env = {**self._environ, STACK_ID_ENV: current.stack_id, "KUBECONFIG": self.kubeconfig}
                         self._spawn(current, components.node_agent(self.layout), env)
@@ -208,7 +256,10 @@ class Stack:
                 restarted_because = "; ".join(f"{s.name}: {s.detail} (log {s.log})" for s in bad)
                 self._log(f"restarting the stack: {restarted_because}")
                 current = self._stop_all(current)
-            self._start(current)
+            if self._real:
+                self._start_real(current)
+            else:
+                self._start(current)
         return UpResult(
             False,
             time.monotonic() - started_at,
@@ -258,6 +309,69 @@ class Stack:
             self._log("start-up failed; stopping what was started")
             self._stop_all(current)
             raise
+
+    def _start_real(self, previous: state.StackState) -> None:
+        from shadowgate.devstack import images  # buildah and debootstrap: only the real node needs them
+
+        bin_dir = binaries.ensure(self._log, self._environ)
+        found = prometheus_sd.find_kubernetes_sd_prometheus([bin_dir])
+        if found is None:
+            raise StackError(
+                f"no Prometheus with Kubernetes discovery in {bin_dir} (hack/build-binaries.sh builds it)"
+            )
+        created = certs.ensure_pki(self.layout)
+        if created:
+            self._log(f"generated {', '.join(created)} in {self.layout.pki}")
+        current = replace(
+            previous,
+            stack_id=uuid.uuid4().hex,
+            ports=components.allocate_ports(previous.ports),
+            bin_dir=str(bin_dir),
+            prometheus_binary=found[0],
+            node="real",
+            components={},
+        )
+        state.save(self.layout, current)
+        real = node_components.RealNode(self.layout, bin_dir, current.ports)
+        kubeconfig.write(self.layout, real.api_server)
+        pause = images.ensure("pause", self._log, self._environ)
+        control_plane = images.ensure("control-plane", self._log, self._environ)
+        specs = self._specs(current)
+        env = {**self._environ, STACK_ID_ENV: current.stack_id, "KUBECONFIG": self.kubeconfig}
+        try:
+            node_lifecycle.prepare(real, pause.name, found[0])
+            current = self._spawn(current, specs["etcd"], env)
+            current = self._spawn(current, specs["containerd"], env)
+            self._wait(current, specs["etcd"])
+            current = self._spawn(current, specs["kube-apiserver"], env)
+            current = self._spawn(current, specs["relay"], env)
+            self._wait(current, specs["containerd"])
+            # Imported while the API server starts; kubelet needs the pause image for any Pod.
+            images.import_images(real.paths.containerd_socket, [pause, control_plane], self._log)
+            self._wait(current, specs["kube-apiserver"])
+            self._wait(current, specs["relay"])
+            kubelet_start = time.time()
+            for name in REAL_NODE_COMPONENTS[4:]:
+                current = self._spawn(current, specs[name], env)
+            node_lifecycle.apply_cluster_objects(real)
+            for name in REAL_NODE_COMPONENTS[4:]:
+                self._wait(current, specs[name])
+            node_lifecycle.wait_node_ready(real, kubelet_start, self._timeout, self._log)
+            self._wait_default_service_account(current)
+        except BaseException:
+            self._log("start-up failed; stopping what was started")
+            self._stop_all(current)
+            raise
+
+    def load_image(self, kind: str) -> str:
+        """Build (or find cached) one of the product's images and import it into the running
+        node's containerd; returns the image name Pods use (``imagePullPolicy: Never``)."""
+        from shadowgate.devstack import images
+
+        real = self.real_node()
+        built = images.ensure(kind, self._log, self._environ)
+        images.import_images(real.paths.containerd_socket, [built], self._log)
+        return built.name
 
     def restart(self, name: str) -> None:
         """Stop one running component and start it again with the same command line and port
@@ -318,7 +432,22 @@ class Stack:
         raise StackError("the default ServiceAccount never appeared; see the kube-controller-manager log")
 
     def _stop_all(self, current: state.StackState) -> state.StackState:
-        for name in reversed(COMPONENTS):
+        real = current.node == "real" and bool(current.bin_dir)
+        node = (
+            node_components.RealNode(self.layout, pathlib.Path(current.bin_dir), current.ports)
+            if real
+            else None
+        )
+        if node is not None and "kubelet" in current.components:
+            # No controller may replace the Pods being drained, and kubelet must still run to
+            # stop them (unmounts, CNI DEL).
+            for name in ("kube-controller-manager", "kube-scheduler"):
+                record = current.components.get(name)
+                if record is not None:
+                    processes.stop(record)
+            if processes.is_running(current.components["kubelet"]):
+                node_lifecycle.drain(node, self._log)
+        for name in reversed(self._order(current)):
             record = current.components.get(name)
             if record is not None:
                 processes.stop(record)
@@ -328,6 +457,8 @@ class Stack:
             if (current.stack_id)
             else []
         )
+        if node is not None:
+            node_lifecycle.cleanup(node, self._log)
         stopped = current.stopped()
         state.save(self.layout, stopped)
         if left:
@@ -338,7 +469,7 @@ class Stack:
         """Stop every process this stack started and verify none is left; ``purge`` deletes the state."""
         with self._locked():
             current = state.load(self.layout)
-            names = tuple(n for n in reversed(COMPONENTS) if n in current.components)
+            names = tuple(n for n in reversed(self._order(current)) if n in current.components)
             self._stop_all(current)
         if purge and self.layout.state_file.exists():
             shutil.rmtree(self.state_dir)

@@ -25,6 +25,8 @@ class StackState:
     ports: dict[str, int] = field(default_factory=dict)
     bin_dir: str = ""
     prometheus_binary: str = ""
+    # "real" for a real node (kubelet, containerd), "" for the node agent's stand-in.
+    node: str = ""
     components: dict[str, ProcessRecord] = field(default_factory=dict)
 
     def with_component(self, record: ProcessRecord) -> StackState:
@@ -56,6 +58,7 @@ class StackState:
             ports={str(k): int(v) for k, v in doc.get("ports", {}).items()},
             bin_dir=str(doc.get("bin_dir", "")),
             prometheus_binary=str(doc.get("prometheus_binary", "")),
+            node=str(doc.get("node", "")),
             components=components,
         )
 
