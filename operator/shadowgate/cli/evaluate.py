@@ -2,7 +2,10 @@
 
 Either ``--endpoint URL --model NAME`` (a running model server's inference port) or
 ``--archive PATH`` (started as a ``model-server`` subprocess on free loopback ports; the
-model name comes from the archive's manifest). Exit codes: 0 results printed, 1 the
+model name comes from the archive's manifest). ``--baselines PAIRS`` adds the trivial
+baselines (``evaluation.baselines``: phrase lookup over the training pairs file, BM25) under
+``baselines`` in the JSON, and prints a per-slice Recall@3 table of the model beside them on
+stderr. Exit codes: 0 results printed, 1 the
 evaluation failed (message says why), 2 bad arguments or an unusable golden set.
 """
 
@@ -36,6 +39,12 @@ def register(sub: Any) -> None:
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per request (default 300)")
     p.add_argument(
         "--startup-timeout", type=float, default=600.0, help="seconds for --archive to load (default 600)"
+    )
+    p.add_argument(
+        "--baselines",
+        type=pathlib.Path,
+        metavar="PAIRS",
+        help="training pairs file (data/training/pairs.jsonl): also score the lookup and BM25 baselines",
     )
     p.add_argument("--out", type=pathlib.Path, help="also write the JSON here")
     p.set_defaults(func=run)
@@ -83,8 +92,39 @@ def run(args: argparse.Namespace) -> int:
     except (evaluator.EvaluationError, launcher.LaunchError) as exc:
         _err(str(exc))
         return EXIT_FAILED
+    if args.baselines:
+        from shadowgate.evaluation import baselines
+
+        try:
+            pairs = [
+                row
+                for _, row in golden.jsonl_rows(args.baselines.read_text(), str(args.baselines), ValueError)
+            ]
+        except (OSError, ValueError) as exc:
+            _err(f"--baselines: {exc}")
+            return EXIT_USAGE
+        results["baselines"] = baselines.evaluate(gold, pairs, args.k)
+        if "retrieval" in results["metrics"]:
+            print(_table(results), file=sys.stderr)
     text = json.dumps(results, indent=2, sort_keys=True)
     if args.out:
         args.out.write_text(text + "\n")
     print(text)
     return 0
+
+
+def _table(results: dict[str, Any]) -> str:
+    """Recall@3 per slice: the model, then each baseline (queries per slice in brackets)."""
+    arms = {f"{results['model']['name']} {results['model']['version']}": results["metrics"]["retrieval"]}
+    arms.update({name: m["retrieval"] for name, m in results["baselines"].items()})
+    own = results["metrics"]["retrieval"]
+    rows = [("global", own["global"].get("n", 0))] + [(s, v.get("n", 0)) for s, v in own["slices"].items()]
+    lines = ["slice (n) | " + " | ".join(arms)]
+    for name, n in rows:
+        cells = []
+        for m in arms.values():
+            part = m["global"] if name == "global" else m["slices"].get(name, {})
+            value = part.get("recall@3")
+            cells.append(f"{value:.3f}" if isinstance(value, int | float) else "-")
+        lines.append(f"{name} ({n}) | " + " | ".join(cells))
+    return "Recall@3\n" + "\n".join(lines)

@@ -39,6 +39,7 @@ class Item:
     spoiler: str
     price: float | None
     availability: str | None
+    category: str = ""  # the shelf; optional (baselines use it to tell template words)
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ def _catalog(data: bytes, source: str) -> dict[str, Item]:
             spoiler=str(obj.get("spoiler") or ""),
             price=float(price) if isinstance(price, int | float) else None,
             availability=obj.get("availability") if isinstance(obj.get("availability"), str) else None,
+            category=obj["category"] if isinstance(obj.get("category"), str) else "",
         )
     return items
 
