@@ -120,7 +120,8 @@ class _RouteModel(pydantic.BaseModel):
     canaryWeight: _Percent = 0.0
     shadow: _UrlModel | _ServiceModel | None = None
     mirrorPercent: _Percent | None = None
-    stickyKey: str = "X-Session-Id"
+    # The Candidate API's default (shadowgate.core.lifecycle.spec.STICKY_KEY; a unit test checks).
+    stickyKey: str = "X-User-Id"
     stickySalt: str | None = None
     comparison: _ComparisonModel = _ComparisonModel()
     attribution: bool = True

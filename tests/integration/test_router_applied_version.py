@@ -26,6 +26,7 @@ import pytest
 import yaml
 from kubernetes import client
 from shadowgate.controller.analysis import AnalysisRequest, EngineAnalyzer, route_evidence
+from shadowgate.core.gates import parsing
 from shadowgate.core.lifecycle.phases import Phase
 from shadowgate.core.verdicts import Verdict
 from shadowgate.kube.client import ClientConfigMaps
@@ -145,7 +146,7 @@ def _rollback_verdict(stack: Any, kube_api: client.ApiClient, target: RouteTarge
             namespace=target.namespace, target="retriever", candidate="c", route=target.route
         ),
         phase=Phase.SHADOW,
-        gates={"preset": "mangaassist"},
+        gates=tuple(parsing.parse_gates({"preset": "mangaassist"})),
         checks={"rollback": True},
         route=route_evidence(RouterTableProvider(ClientConfigMaps(kube_api)), target),
     )

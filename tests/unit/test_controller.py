@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import pathlib
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,7 @@ from shadowgate.controller import candidate, reconcile, workload
 from shadowgate.controller.analysis import AnalysisRequest, EngineAnalyzer
 from shadowgate.controller.metrics import Metrics
 from shadowgate.controller.runtime import Runtime
-from shadowgate.core.gates import specs
+from shadowgate.core.gates import parsing, specs
 from shadowgate.core.lifecycle.phases import Phase
 from shadowgate.core.verdicts import Evidence, GateResult, Verdict
 from shadowgate.kube.base import NotFound, Obj
@@ -281,12 +280,6 @@ class ScriptedAnalyzer:
         self.verdict = Verdict.PASS
         self.requests: list[AnalysisRequest] = []
 
-    def validate(self, gates: Mapping[str, Any]) -> str:
-        return "gate 'x': field 'max': bad" if gates.get("broken") else ""
-
-    def limits(self, gates: Mapping[str, Any]) -> dict[str, int]:
-        return {}
-
     def analyse(self, request: AnalysisRequest) -> tuple[GateResult, ...]:
         self.requests.append(request)
         return (GateResult(gate="errors", verdict=self.verdict, evidence=Evidence(value=0.1, threshold=0.5)),)
@@ -378,7 +371,13 @@ def test_reconcile_missing_target_fails_without_touching_anything() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        pytest.param(spec(gates={"broken": True}), "gate 'x': field 'max'", id="gates-engine-rejects"),
+        pytest.param(
+            spec(
+                gates={"extra": [{"name": "x", "kind": "threshold", "metric": "sum(x)", "min": 2, "max": 1}]}
+            ),
+            "gate 'x': field 'min'",
+            id="gates-engine-rejects",
+        ),
         pytest.param(spec(canary={"steps": [50, 10]}), "strictly increasing", id="spec-slipped-past-crd"),
     ],
 )
@@ -415,8 +414,11 @@ def test_queue_ahead(entries: list[tuple[str, str, str]], ahead: int) -> None:
 
 def test_engine_analyzer_holds_when_a_source_is_missing() -> None:
     analyzer = EngineAnalyzer({})
-    gates = {"extra": [{"name": "errors", "kind": "threshold", "metric": "sum(x)", "max": 0.5}]}
-    assert analyzer.validate(gates) == ""
+    gates = tuple(
+        parsing.parse_gates(
+            {"extra": [{"name": "errors", "kind": "threshold", "metric": "sum(x)", "max": 0.5}]}
+        )
+    )
     from shadowgate.sources.base import QueryContext
 
     request = AnalysisRequest(QueryContext("manga", "retriever", "adapter"), Phase.CANARY, gates)
@@ -424,9 +426,10 @@ def test_engine_analyzer_holds_when_a_source_is_missing() -> None:
     assert result.verdict is Verdict.INCONCLUSIVE and "no prometheus source" in json.dumps(result.to_dict())
 
 
-def test_engine_analyzer_names_the_bad_gate_field() -> None:
+def test_admit_names_the_bad_gate_field() -> None:
     gates = {"extra": [{"name": "errors", "kind": "threshold", "metric": "sum(x)", "min": 2, "max": 1}]}
-    assert "gate 'errors': field 'min'" in EngineAnalyzer({}).validate(gates)
+    admitted = candidate.admit(spec(gates=gates))
+    assert "gate 'errors': field 'min'" in admitted.gate_error and admitted.lifecycle.gates == ()
 
 
 @pytest.mark.parametrize(
@@ -435,9 +438,9 @@ def test_engine_analyzer_names_the_bad_gate_field() -> None:
 )
 def test_examples_parse_and_their_gates_validate(path: pathlib.Path) -> None:
     body = yaml.safe_load(path.read_text())
-    parsed = candidate.parse(body["spec"])
-    assert EngineAnalyzer({}).validate(parsed.gates) == ""
-    assert parsed.lifecycle().canary_steps
+    admitted = candidate.admit(body["spec"])
+    assert admitted.gate_error == "" and admitted.lifecycle.gates
+    assert admitted.lifecycle.canary_steps
 
 
 def _undocumented(node: dict[str, Any], path: str) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from shadowgate.controller.analysis import AnalysisRequest, EngineAnalyzer, operator_checks
-from shadowgate.core.gates import presets
+from shadowgate.core.gates import parsing, presets
 from shadowgate.core.lifecycle.phases import Phase
 from shadowgate.core.verdicts import Verdict
 from shadowgate.sources.base import QueryContext
@@ -49,7 +49,7 @@ def test_preset_rollback_gate_is_decided(available: bool, verdict: Verdict) -> N
     request = AnalysisRequest(
         context=QueryContext(namespace="ns", target="retriever", candidate="c"),
         phase=Phase.SHADOW,
-        gates={"preset": "mangaassist"},
+        gates=tuple(parsing.parse_gates({"preset": "mangaassist"})),
         checks={"rollback": available},
         # A Gateway that accepted the route's current generation: proof the route is applied.
         route=Evidence(written=3, reports=(Report("Gateway gw", 3),)),

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from shadowgate.controller import candidate, observe
 from shadowgate.controller.analysis import AnalysisRequest, EngineAnalyzer
-from shadowgate.core.gates import observations, specs
+from shadowgate.core.gates import observations, parsing, specs
 from shadowgate.core.lifecycle.phases import Phase
 from shadowgate.sources.base import QueryContext
 
@@ -82,7 +82,7 @@ def test_analyzer_applies_gates_of_the_kind(kind: str | None, want: set[str]) ->
     request = AnalysisRequest(
         context=QueryContext(namespace="ns", target="retriever", candidate="c"),
         phase=Phase.EVALUATING,
-        gates={"preset": "mangaassist"},
+        gates=tuple(parsing.parse_gates({"preset": "mangaassist"})),
         model_kind=kind,
     )
     assert {r.gate for r in analyzer.analyse(request)} == want

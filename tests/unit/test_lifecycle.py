@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from shadowgate.core.gates import parsing
 from shadowgate.core.lifecycle import observations as o
 from shadowgate.core.lifecycle.phases import InconclusiveAction, Phase, Promotion
 from shadowgate.core.lifecycle.spec import LifecycleSpec
@@ -21,6 +22,7 @@ SPEC = LifecycleSpec(
     step_min_duration_s=30,
     step_min_samples=100,
     evaluation_enabled=True,
+    shadow_enabled=True,
     shadow_duration_s=20,
     shadow_min_requests=50,
     analysis_interval_s=5,
@@ -46,6 +48,12 @@ def bad(name: str = "latency", critical: bool = False) -> GateResult:
 
 def unsure(name: str = "noclick") -> GateResult:
     return GateResult(gate=name, verdict=Verdict.INCONCLUSIVE, reason=InconclusiveReason.NO_DATA)
+
+
+def limited(gate: str) -> LifecycleSpec:
+    """SPEC with one gate named ``gate`` whose own failureLimit is 1."""
+    raw = {"name": gate, "kind": "threshold", "metric": "sum(x)", "max": 1, "failureLimit": 1}
+    return dataclasses.replace(SPEC, gates=(parsing.parse_gate(raw),))
 
 
 def st(phase: Phase, since_s: float = 0, **kw: Any) -> Status:
@@ -288,14 +296,14 @@ CASES = [
     ),
     pytest.param(
         st(Phase.CANARY, step=0, weight=10),
-        obs(gates=(bad(),), gate_limits=(("latency", 1),)),
+        obs(limited("latency"), gates=(bad(),)),
         Phase.ROLLING_BACK,
         ["RestoreRoutes", "DeleteWorkload", "RecordRollback"],
         id="canary-gate-own-failure-limit-overrides-policy",
     ),
     pytest.param(
         st(Phase.CANARY, step=0, weight=10),
-        obs(gates=(bad(),), gate_limits=(("other", 1),)),
+        obs(limited("other"), gates=(bad(),)),
         Phase.CANARY,
         [],
         id="canary-other-gate-limit-does-not-apply",

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from shadowgate.controller.analysis import AnalysisRequest, EngineAnalyzer, route_evidence
-from shadowgate.core.gates import presets
+from shadowgate.core.gates import parsing, presets
 from shadowgate.core.lifecycle.phases import Phase
 from shadowgate.core.verdicts import Verdict
 from shadowgate.sources.base import QueryContext
@@ -205,7 +205,7 @@ def _analyse(route: Evidence | None, versions: _Versions | None, available: bool
     request = AnalysisRequest(
         context=QueryContext(namespace="manga", target="retriever", candidate="c", route="retriever", at=5.0),
         phase=Phase.SHADOW,
-        gates={"preset": "mangaassist"},
+        gates=tuple(parsing.parse_gates({"preset": "mangaassist"})),
         checks={"rollback": available},
         route=route,
     )

@@ -162,7 +162,8 @@ def _subject(objects: FakeObjects, sticky_key: str = "X-Session-Id") -> tuple[Ru
         events=lambda body, kind, reason, message: events.append((kind, reason, message)),
     )
     body = {"metadata": {"name": "adapter", "namespace": "manga", "uid": "u1", "generation": 1}, "spec": raw}
-    subject = Subject("manga", "adapter", "u1", 1, candidate.parse(raw), body)
+    admitted = candidate.admit(raw)
+    subject = Subject("manga", "adapter", "u1", 1, admitted.spec, body, admitted.lifecycle)
     return rt, subject, events
 
 

@@ -1,5 +1,6 @@
-"""Gate analysis for one reconcile: parse ``spec.gates``, measure each applicable gate through
-its source, and turn the measurements into verdicts with the gates engine.
+"""Gate analysis for one reconcile: measure each applicable gate (parsed once, in
+``candidate.admit``) through its source, and turn the measurements into verdicts with the gates
+engine.
 
 Sources sit behind ``shadowgate.sources.base.MetricSource``. A gate whose source is not
 configured, or that raises, is Inconclusive (QueryError), never a number and never Pass: the
@@ -15,9 +16,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from shadowgate.core.gates import evaluating, observations, parsing, presets, specs
+from shadowgate.core.gates import evaluating, observations, presets, specs
 from shadowgate.core.lifecycle.phases import Phase
 from shadowgate.core.verdicts import GateResult, InconclusiveReason
 from shadowgate.sources.base import MetricSource, QueryContext
@@ -37,7 +38,8 @@ _PHASES = {
 class AnalysisRequest:
     context: QueryContext
     phase: Phase
-    gates: Mapping[str, Any]
+    # Every parsed gate of the spec; the analyzer picks those of the phase and model kind.
+    gates: tuple[specs.GateSpec, ...]
     # Operator checks answered from observations, e.g. {"rollback": True}.
     checks: Mapping[str, bool] = field(default_factory=dict)
     # The candidate's model kind (``retriever``...), so gates with ``modelKinds`` apply only to
@@ -49,14 +51,6 @@ class AnalysisRequest:
 
 
 class Analyzer(Protocol):
-    def validate(self, gates: Mapping[str, Any]) -> str:
-        """An empty string, or why the gates cannot be evaluated (naming gate and field)."""
-        ...
-
-    def limits(self, gates: Mapping[str, Any]) -> dict[str, int]:
-        """Per-gate failure limits that override the policy's."""
-        ...
-
     def analyse(self, request: AnalysisRequest) -> tuple[GateResult, ...]: ...
 
 
@@ -111,23 +105,11 @@ class EngineAnalyzer:
         self._factories = dict(sources)
         self._router_versions = router_versions
 
-    def validate(self, gates: Mapping[str, Any]) -> str:
-        try:
-            parsing.parse_gates(dict(gates) if gates else None)
-        except specs.GateSpecError as exc:
-            return str(exc)
-        return ""
-
-    def limits(self, gates: Mapping[str, Any]) -> dict[str, int]:
-        parsed = parsing.parse_gates(dict(gates) if gates else None)
-        return {s.header.name: s.header.failure_limit for s in parsed if s.header.failure_limit is not None}
-
     def analyse(self, request: AnalysisRequest) -> tuple[GateResult, ...]:
         phase = _PHASES.get(request.phase)
         if phase is None:
             return ()
-        parsed = parsing.parse_gates(dict(request.gates) if request.gates else None)
-        wanted = specs.applicable(parsed, phase, request.model_kind)
+        wanted = specs.applicable(list(request.gates), phase, request.model_kind)
         if not wanted:
             return ()
         # Handlers run in kopf's worker threads, which have no event loop of their own.

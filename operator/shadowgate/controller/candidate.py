@@ -1,33 +1,28 @@
-"""A Candidate's spec at the edge: pydantic parses what the API server admitted.
+"""A Candidate's spec at the edge: parsed once per reconcile into what every layer uses.
 
-The CRD's schema already rejected malformed manifests with field messages; this model turns the
-admitted dict into typed values (durations into seconds) and the lifecycle's frozen view. A
-resource that still fails here (written while the CRD was older, say) ends in Failed/InvalidSpec
-with the pydantic message rather than crashing a reconcile.
+The CRD's schema already rejected malformed manifests with field messages; ``admit`` turns the
+admitted dict into typed values (pydantic, ``CandidateSpec``) and the lifecycle's frozen view
+(``LifecycleSpec``: durations in seconds, gates parsed by ``core.gates.parsing``). Defaults come
+from ``core.lifecycle.spec`` only. A resource that still fails here (written while the CRD was
+older, say) ends in Failed/InvalidSpec with the message rather than crashing a reconcile.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shadowgate.core.gates import parsing
+from shadowgate.core.gates.specs import GateSpec, GateSpecError
+from shadowgate.core.lifecycle import spec as defaults
 from shadowgate.core.lifecycle.phases import InconclusiveAction, Promotion
-from shadowgate.core.lifecycle.spec import LifecycleSpec
+from shadowgate.core.lifecycle.spec import LifecycleSpec, seconds
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def seconds(text: str) -> float:
-    """A Go duration (``1m30s``, ``500ms``) in seconds."""
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"invalid duration {text!r}: use a Go duration such as 30s, 2m or 1h30m")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
+__all__ = ["Admitted", "CandidateSpec", "admit", "parse", "seconds"]
 
 
 class _Model(BaseModel):
@@ -38,7 +33,7 @@ class Target(_Model):
     deployment: str
     route: str
     service: str | None = None
-    provider: Literal["router", "gateway"] = "router"
+    provider: Literal["router", "gateway"] = defaults.PROVIDER
 
     @property
     def production_service(self) -> str:
@@ -49,7 +44,7 @@ class Model(_Model):
     archive_uri: str = Field(alias="archiveUri")
     version: str
     handler: str | None = None
-    replicas: int = Field(default=1, ge=1)
+    replicas: int = Field(default=defaults.REPLICAS, ge=1, le=50)
     resources: dict[str, dict[str, Any]] | None = None
 
 
@@ -69,31 +64,31 @@ class Evaluation(_Model):
 class Shadow(_Model):
     duration: str | None = None
     min_requests: int | None = Field(default=None, alias="minRequests", ge=0)
-    mirror_percent: int = Field(default=100, alias="mirrorPercent", ge=1, le=100)
+    mirror_percent: int = Field(default=defaults.MIRROR_PERCENT, alias="mirrorPercent", ge=1, le=100)
 
 
 class Canary(_Model):
     steps: list[int]
-    step_duration: str = Field(default="60s", alias="stepDuration")
-    min_samples: int = Field(default=0, alias="minSamples", ge=0)
-    sticky_key: str = Field(default="X-User-Id", alias="stickyKey")
+    step_duration: str = Field(default=defaults.STEP_DURATION, alias="stepDuration")
+    min_samples: int = Field(default=defaults.STEP_MIN_SAMPLES, alias="minSamples", ge=0)
+    sticky_key: str = Field(default=defaults.STICKY_KEY, alias="stickyKey")
 
 
 class Analysis(_Model):
-    interval: str = "30s"
+    interval: str = defaults.ANALYSIS_INTERVAL
 
 
 class Inconclusive(_Model):
-    action: InconclusiveAction = InconclusiveAction.HOLD
-    limit: int = Field(default=10, ge=1)
+    action: InconclusiveAction = defaults.INCONCLUSIVE_ACTION
+    limit: int = Field(default=defaults.INCONCLUSIVE_LIMIT, ge=1, le=1000)
 
 
 class Policy(_Model):
-    failure_limit: int = Field(default=1, alias="failureLimit", ge=1)
+    failure_limit: int = Field(default=defaults.FAILURE_LIMIT, alias="failureLimit", ge=1, le=100)
     inconclusive: Inconclusive = Inconclusive()
-    promotion: Promotion = Promotion.AUTO
-    deploy_timeout: str = Field(default="5m", alias="deployTimeout")
-    promote_timeout: str = Field(default="5m", alias="promoteTimeout")
+    promotion: Promotion = defaults.PROMOTION
+    deploy_timeout: str = Field(default=defaults.DEPLOY_TIMEOUT, alias="deployTimeout")
+    promote_timeout: str = Field(default=defaults.PROMOTE_TIMEOUT, alias="promoteTimeout")
 
 
 class CandidateSpec(_Model):
@@ -120,7 +115,8 @@ class CandidateSpec(_Model):
         data = self.model_dump(mode="json", by_alias=True, exclude={"paused", "approve", "abort"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
-    def lifecycle(self) -> LifecycleSpec:
+    def lifecycle(self, gates: tuple[GateSpec, ...] = ()) -> LifecycleSpec:
+        """The frozen view; ``gates`` are the parsed ``spec.gates`` (``admit`` parses them)."""
         shadow, canary = self.shadow, self.canary
         return LifecycleSpec(
             fingerprint=self.fingerprint(),
@@ -131,7 +127,7 @@ class CandidateSpec(_Model):
             shadow_enabled=shadow is not None,
             shadow_duration_s=seconds(shadow.duration) if shadow and shadow.duration else 0.0,
             shadow_min_requests=(shadow.min_requests or 0) if shadow else 0,
-            mirror_percent=shadow.mirror_percent if shadow else 100,
+            mirror_percent=shadow.mirror_percent if shadow else defaults.MIRROR_PERCENT,
             analysis_interval_s=seconds(self.analysis.interval),
             deploy_timeout_s=seconds(self.policy.deploy_timeout),
             promote_timeout_s=seconds(self.policy.promote_timeout),
@@ -142,11 +138,32 @@ class CandidateSpec(_Model):
             paused=self.paused,
             approve=self.approve,
             abort=self.abort,
+            gates=gates,
         )
 
 
-def parse(spec: dict[str, Any]) -> CandidateSpec:
+@dataclass(frozen=True)
+class Admitted:
+    """One Candidate's spec, parsed once: ``spec`` for the controller's own work (target,
+    model, routing), ``lifecycle`` for the core. ``gate_error`` names the gate and field of
+    gates the operator cannot evaluate (the Candidate then fails with InvalidSpec, but it can
+    still be cleaned up, so it is not an exception); ``lifecycle.gates`` is empty then."""
+
+    spec: CandidateSpec
+    lifecycle: LifecycleSpec
+    gate_error: str = ""
+
+
+def admit(raw: dict[str, Any]) -> Admitted:
     """Parse and cross-check; raises ``ValueError`` (pydantic's included) naming the field."""
-    parsed = CandidateSpec.model_validate(dict(spec))
-    parsed.lifecycle()  # durations and step order
-    return parsed
+    spec = CandidateSpec.model_validate(dict(raw))
+    try:
+        gates, error = tuple(parsing.parse_gates(dict(spec.gates) if spec.gates else None)), ""
+    except GateSpecError as exc:
+        gates, error = (), str(exc)
+    return Admitted(spec, spec.lifecycle(gates), error)
+
+
+def parse(raw: dict[str, Any]) -> CandidateSpec:
+    """``admit(raw).spec``: the typed spec alone."""
+    return admit(raw).spec

@@ -34,11 +34,10 @@ class Seen:
 
 def gather(rt: Runtime, subject: Subject, status: Status, queue_ahead: int, now: datetime) -> Seen:
     spec = subject.spec
-    lifecycle = spec.lifecycle()
+    lifecycle = subject.lifecycle
     base: dict[str, Any] = dict(spec=lifecycle, generation=subject.generation, queue_ahead=queue_ahead)
-    spec_error = rt.analyzer.validate(spec.gates)
-    if spec_error:
-        return Seen(o.Observations(**base, spec_error=spec_error), None)
+    if subject.gate_error:
+        return Seen(o.Observations(**base, spec_error=subject.gate_error), None)
     production, problem, reason = _target(rt, subject, status)
     if production is None:
         return Seen(
@@ -67,14 +66,13 @@ def gather(rt: Runtime, subject: Subject, status: Status, queue_ahead: int, now:
                 at=now.timestamp(),
             ),
             phase=status.phase,
-            gates=spec.gates,
+            gates=lifecycle.gates,
             checks={"rollback": workload.available(production)},
             model_kind=_model_kind(spec) if status.phase is Phase.EVALUATING else None,
             # Direct read, not the watch cache: the version must be at least the last write.
             route=route_evidence(rt.traffic(spec.target.provider), subject.route_target()),
         )
         base["gates"] = rt.analyzer.analyse(request)
-        base["gate_limits"] = tuple(sorted(rt.analyzer.limits(spec.gates).items()))
         if rt.samples is not None:
             base["samples"] = rt.samples.count(status.phase, spec.target.route, window_s)
     return Seen(o.Observations(**base), production)

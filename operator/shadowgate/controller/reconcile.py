@@ -56,7 +56,7 @@ def reconcile(rt: Runtime, body: dict[str, Any], ahead: int) -> dict[str, Any] |
         return None
     now = rt.clock()
     try:
-        spec = candidate.parse(body.get("spec") or {})
+        admitted = candidate.admit(body.get("spec") or {})
     except (ValidationError, ValueError) as exc:
         invalid = o.Observations(
             spec=LifecycleSpec(fingerprint="invalid"),
@@ -70,9 +70,12 @@ def reconcile(rt: Runtime, body: dict[str, Any], ahead: int) -> dict[str, Any] |
         name=meta["name"],
         uid=meta.get("uid", ""),
         generation=generation,
-        spec=spec,
+        spec=admitted.spec,
         body=body,
+        lifecycle=admitted.lifecycle,
+        gate_error=admitted.gate_error,
     )
+    spec = admitted.spec
     try:
         seen = observe.gather(rt, subject, status, ahead, now)
         decision = transition(status, seen.observations, now)
@@ -112,11 +115,18 @@ def cleanup(rt: Runtime, body: dict[str, Any]) -> None:
     resources."""
     meta = body["metadata"]
     try:
-        spec = candidate.parse(body.get("spec") or {})
+        admitted = candidate.admit(body.get("spec") or {})
     except (ValidationError, ValueError):
         return
+    spec = admitted.spec
     subject = Subject(
-        meta["namespace"], meta["name"], meta.get("uid", ""), int(meta.get("generation") or 1), spec, body
+        meta["namespace"],
+        meta["name"],
+        meta.get("uid", ""),
+        int(meta.get("generation") or 1),
+        spec,
+        body,
+        admitted.lifecycle,
     )
     rt.traffic(spec.target.provider).finalize(subject.route_target())
     _abandon_promotion(rt, subject, Status.from_dict(body.get("status")))

@@ -17,6 +17,8 @@ from shadowgate.controller.candidate import CandidateSpec
 from shadowgate.controller.metrics import Metrics
 from shadowgate.controller.samples import SampleCounter
 from shadowgate.controller.workload import Flags, workload_name
+from shadowgate.core.lifecycle import spec as defaults
+from shadowgate.core.lifecycle.spec import LifecycleSpec
 from shadowgate.kube.base import ConfigMaps, CustomObjects, Deployments, Services
 from shadowgate.traffic.base import RouteTarget, TrafficProvider
 from shadowgate.traffic.factory import provider_for
@@ -59,7 +61,8 @@ class Runtime:
 
 @dataclass(frozen=True)
 class Subject:
-    """The Candidate being reconciled."""
+    """The Candidate being reconciled: its spec parsed once (``candidate.admit``), as the
+    controller's typed ``spec`` and the core's ``lifecycle``."""
 
     namespace: str
     name: str
@@ -67,6 +70,9 @@ class Subject:
     generation: int
     spec: CandidateSpec
     body: dict[str, Any]
+    lifecycle: LifecycleSpec
+    # Why the gates cannot be evaluated (naming gate and field); "" when they can.
+    gate_error: str = ""
 
     @property
     def workload(self) -> str:
@@ -79,6 +85,6 @@ class Subject:
             route=target.route,
             primary_service=target.production_service,
             candidate_service=self.workload,
-            sticky_key=self.spec.canary.sticky_key if self.spec.canary else "X-User-Id",
+            sticky_key=self.spec.canary.sticky_key if self.spec.canary else defaults.STICKY_KEY,
             salt=self.name,
         )

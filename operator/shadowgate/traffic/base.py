@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from shadowgate.core.lifecycle import spec as defaults
 from shadowgate.traffic.applied import Evidence
 
 
@@ -21,7 +22,7 @@ class RouteTarget:
     primary_service: str
     candidate_service: str
     port: int = 8080
-    sticky_key: str = "X-User-Id"
+    sticky_key: str = defaults.STICKY_KEY
     # Mixed into the router's sticky hash, so each rollout draws a fresh user population.
     salt: str = ""
 

@@ -48,7 +48,7 @@ def test_defaults() -> None:
     assert r.kind is Kind.GENERIC
     assert r.mirror_fraction == 1.0  # a shadow without mirrorPercent gets everything
     assert r.canary is None and r.canary_buckets == 0
-    assert r.sticky_header == b"x-session-id" and r.sticky_salt == b"retriever"
+    assert r.sticky_header == b"x-user-id" and r.sticky_salt == b"retriever"
     assert parse_route(doc()).mirror_fraction == 0.0
 
 

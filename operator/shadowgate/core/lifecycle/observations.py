@@ -43,8 +43,6 @@ class Observations:
     # None when no analysis ran this reconcile (not due, or not an analysing phase).
     # An empty tuple means the phase has no gates.
     gates: tuple[GateResult, ...] | None = None
-    # Failure limits set on individual gates, overriding the policy's.
-    gate_limits: tuple[tuple[str, int], ...] = ()
     # Shadow: mirrored requests since the phase began; Canary: decided samples in the step.
     samples: int | None = None
 

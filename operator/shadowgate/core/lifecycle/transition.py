@@ -161,7 +161,7 @@ class _Run(rollout.Rollout):
             str(self.s.phase),
             self.spec.failure_limit,
             self.now,
-            dict(self.obs.gate_limits),
+            self.spec.gate_limits,
         )
         self.update(gates=result.gates, last_analysis=self.now)
         if result.failed:
