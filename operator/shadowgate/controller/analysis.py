@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from shadowgate.core.gates import evaluating, observations, presets, specs
+from shadowgate.core.gates import evaluating, observations, plans, presets, registry, specs
 from shadowgate.core.lifecycle.phases import Phase
 from shadowgate.core.verdicts import GateResult, InconclusiveReason
 from shadowgate.sources.base import MetricSource, QueryContext
@@ -88,7 +88,9 @@ class _Checks:
 
 def _asks_router(wanted: list[specs.GateSpec]) -> bool:
     return any(
-        isinstance(s, specs.CheckSpec) and presets.ROUTER_ACCEPTS_ZERO_WEIGHT in s.checks for s in wanted
+        isinstance(plan := registry.plan(s), plans.ChecksPlan)
+        and presets.ROUTER_ACCEPTS_ZERO_WEIGHT in plan.checks
+        for s in wanted
     )
 
 

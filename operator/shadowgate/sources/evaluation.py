@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from shadowgate.core.gates import observations, specs
+from shadowgate.core.gates import observations, plans, registry, specs
 from shadowgate.core.verdicts import InconclusiveReason
 from shadowgate.evaluation import evaluator, golden
 from shadowgate.sources.base import QueryContext
@@ -54,14 +54,6 @@ class ResultsCache:
     so each Pod is evaluated once per golden-set version (a replaced Pod has a new address)."""
 
     entries: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-
-
-def _metric_paths(spec: specs.GateSpec) -> list[str]:
-    if isinstance(spec, specs.ThresholdSpec | specs.RelativeSpec):
-        return [c.metric for c in spec.checks]
-    if isinstance(spec, specs.WeightedSpec):
-        return [spec.metric_for(key) for key, _ in spec.weights]
-    return []
 
 
 def _samples_key(path: str) -> str:
@@ -130,13 +122,14 @@ class EvaluationSource:
             return self._pair
 
     async def observe(self, spec: specs.GateSpec, context: QueryContext) -> observations.Observation:
-        paths = _metric_paths(spec)
-        if isinstance(spec, specs.SliceRegressionSpec):
-            return await self._paired(spec, context)
-        if not paths:
+        plan = registry.plan(spec)
+        if isinstance(plan, plans.PairedPlan):
+            return await self._paired(plan, context)
+        if not isinstance(plan, plans.ValuesPlan) or not plan.metrics:
             return observations.Unavailable(
                 InconclusiveReason.QUERY_ERROR, f"a {spec.header.kind} gate cannot use the evaluation source"
             )
+        paths = list(plan.metrics)
         got = await self._pair_or_unavailable(context)
         if isinstance(got, observations.Unavailable):
             return got
@@ -166,9 +159,7 @@ class EvaluationSource:
         ) as exc:
             return observations.Unavailable(InconclusiveReason.QUERY_ERROR, f"evaluation failed: {exc}")
 
-    async def _paired(
-        self, spec: specs.SliceRegressionSpec, context: QueryContext
-    ) -> observations.Observation:
+    async def _paired(self, spec: plans.PairedPlan, context: QueryContext) -> observations.Observation:
         """Per-query values of both arms for a slice-regression gate."""
         got = await self._pair_or_unavailable(context)
         if isinstance(got, observations.Unavailable):

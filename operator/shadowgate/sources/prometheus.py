@@ -15,16 +15,8 @@ from typing import Any
 import httpx
 
 from shadowgate.core.gates import observations as obs
-from shadowgate.core.gates import templates
-from shadowgate.core.gates.specs import (
-    CheckSpec,
-    GateSpec,
-    LatencySpec,
-    ProportionSpec,
-    RelativeSpec,
-    ThresholdSpec,
-    WeightedSpec,
-)
+from shadowgate.core.gates import plans, registry, templates
+from shadowgate.core.gates.specs import GateSpec
 from shadowgate.core.stats import quantiles as quantile_bounds
 from shadowgate.core.verdicts import InconclusiveReason
 from shadowgate.sources.base import QueryContext
@@ -102,22 +94,18 @@ class PrometheusSource:
             return obs.Unavailable(QUERY_ERROR, f"prometheus source failed: {type(exc).__name__}: {exc}")
 
     async def _observe(self, spec: GateSpec, context: QueryContext) -> obs.Observation:
-        cand, base = context.candidate_variant, context.baseline_variant
-        if isinstance(spec, ThresholdSpec | RelativeSpec):
-            metrics = [c.metric for c in spec.checks]
-            arms = [cand, base] if isinstance(spec, RelativeSpec) else [cand]
-            return await self._values(metrics, arms, context)
-        if isinstance(spec, WeightedSpec):
-            return await self._values([spec.metric_for(k) for k, _ in spec.weights], [cand, base], context)
-        if isinstance(spec, ProportionSpec):
-            return await self._counts(spec, context)
-        if isinstance(spec, LatencySpec):
-            return await self._quantiles(spec, context)
-        if isinstance(spec, CheckSpec):
-            return obs.Unavailable(
-                QUERY_ERROR, f"gate {spec.header.name}: check gates are measured by the operator"
-            )
-        raise TypeError(f"unknown gate spec {type(spec).__name__}")
+        plan = registry.plan(spec)
+        if isinstance(plan, plans.ValuesPlan):
+            arms = [context.candidate_variant]
+            if plan.baseline:
+                arms.append(context.baseline_variant)
+            return await self._values(list(plan.metrics), arms, context)
+        if isinstance(plan, plans.CountsPlan):
+            return await self._counts(plan, context)
+        if isinstance(plan, plans.QuantilesPlan):
+            return await self._quantiles(plan, context)
+        what = type(plan).__name__
+        return obs.Unavailable(QUERY_ERROR, f"gate {spec.header.name}: Prometheus cannot answer a {what}")
 
     async def _values(self, metrics: list[str], arms: list[str], context: QueryContext) -> obs.Observation:
         jobs = [self._arm(m, context, arm) for arm in arms for m in metrics]
@@ -136,7 +124,7 @@ class PrometheusSource:
             )
         return obs.Values(candidate=per_arm[0], baseline=per_arm[1] if len(per_arm) > 1 else {})
 
-    async def _counts(self, spec: ProportionSpec, context: QueryContext) -> obs.Observation:
+    async def _counts(self, spec: plans.CountsPlan, context: QueryContext) -> obs.Observation:
         arms = (context.candidate_variant, context.baseline_variant)
         answers = await asyncio.gather(
             *[self._arm(t, context, a) for a in arms for t in (spec.events, spec.trials)]
@@ -148,9 +136,9 @@ class PrometheusSource:
         # increase() extrapolates each series separately; keep events <= trials.
         return obs.Counts(min(ce, ct), ct, min(be, bt), bt)
 
-    async def _quantiles(self, spec: LatencySpec, context: QueryContext) -> obs.Observation:
+    async def _quantiles(self, spec: plans.QuantilesPlan, context: QueryContext) -> obs.Observation:
         arms = [context.candidate_variant]
-        if any(b.max_ratio is not None for b in spec.bounds):
+        if spec.baseline:
             arms.append(context.baseline_variant)
         counts = await asyncio.gather(*[self._arm(spec.count_query, context, arm) for arm in arms])
         ns: list[int] = []
@@ -173,22 +161,22 @@ class PrometheusSource:
         return obs.Quantiles(out[0], out[1] if len(out) > 1 else None)
 
     async def _quantile_arm(
-        self, spec: LatencySpec, context: QueryContext, arm: str, n: int, *, upper: bool
+        self, spec: plans.QuantilesPlan, context: QueryContext, arm: str, n: int, *, upper: bool
     ) -> obs.QuantileArm | obs.Unavailable:
         """One arm's percentiles and one side of their confidence bounds: histogram_quantile at
         the percentile and at its order statistic's level (none when n is too small)."""
-        bounds = [quantile_bounds.levels(n, b.quantile, spec.alpha / 2) for b in spec.bounds]
+        bounds = [quantile_bounds.levels(n, q, spec.alpha / 2) for q in spec.quantiles]
         levels = [lv.upper if upper else lv.lower for lv in bounds]
 
         async def at(level: float | None) -> float | obs.Unavailable | None:
             return None if level is None else await self._arm(spec.query, context, arm, quantile=repr(level))
 
-        answers = await asyncio.gather(*[at(b.quantile) for b in spec.bounds], *[at(lv) for lv in levels])
+        answers = await asyncio.gather(*[at(q) for q in spec.quantiles], *[at(lv) for lv in levels])
         for a in answers:
             if isinstance(a, obs.Unavailable) and a.reason is QUERY_ERROR:
                 return a
         found = [None if isinstance(a, obs.Unavailable) else a for a in answers]
-        k = len(spec.bounds)
-        values = {b.quantile: v for b, v in zip(spec.bounds, found[:k], strict=True)}
-        side = {b.quantile: v for b, v in zip(spec.bounds, found[k:], strict=True)}
+        k = len(spec.quantiles)
+        values = dict(zip(spec.quantiles, found[:k], strict=True))
+        side = dict(zip(spec.quantiles, found[k:], strict=True))
         return obs.QuantileArm(values, n, upper=side) if upper else obs.QuantileArm(values, n, lower=side)

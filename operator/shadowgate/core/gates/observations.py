@@ -5,13 +5,9 @@ exactly one observation per gate; ``evaluating.evaluate`` turns it into a verdic
 source that could not measure returns ``Unavailable`` with the reason (``NoData`` or
 ``QueryError``) instead of raising, so an outage becomes Inconclusive, never a number.
 
-Which shape each gate kind expects:
-- threshold, relative, weighted -> ``Values`` (keyed by the metric strings in the spec;
-  for weighted, by ``WeightedSpec.metric_for(key)``)
-- proportion -> ``Counts``
-- latency -> ``Quantiles``
-- check -> ``Checks``
-- slice-regression -> ``PairedQueries`` (per-query values of both arms)
+Which shape answers which gate: each kind's module (``kinds``) names the observation it reads
+and compiles its spec into a ``plans`` shape; each plan has one observation shape. ``Values``
+are keyed by the plan's metric strings.
 """
 
 from __future__ import annotations
