@@ -14,6 +14,7 @@ from shadowgate.core.gates import parsing, presets
 from shadowgate.core.lifecycle.phases import Phase
 from shadowgate.core.verdicts import Verdict
 from shadowgate.sources.base import QueryContext
+from shadowgate.sources.promapi import PrometheusAPI, RetryPolicy
 from shadowgate.sources.router_versions import PrometheusRouterVersions, parse_versions
 from shadowgate.traffic import httproute
 from shadowgate.traffic.applied import Evidence, Report, decide
@@ -44,6 +45,9 @@ def test_decide(written: int | None, reports: list[Report], want: bool | None) -
     assert why  # every answer says why, for the operator log
 
 
+NO_WAIT = RetryPolicy(tries=3, backoff_s=0.0)
+
+
 def test_decide_names_the_lagging_replica() -> None:
     _, why = decide(7, [Report("router-a", 7), Report("router-b", 6)])
     assert "router-b=6" in why and "router-a" not in why
@@ -67,7 +71,7 @@ def _vector(*series: tuple[dict[str, str], str]) -> dict[str, Any]:
             _vector(({"instance": "a"}, "5"), ({"instance": "a", "job": "x"}, "4")), {"a": 4}, id="lower-wins"
         ),
         pytest.param(_vector(({"job": "j", "route": "r"}, "2")), {"job=j,route=r": 2}, id="unnamed-replica"),
-        pytest.param({"status": "error", "error": "bad query"}, "prometheus: bad query", id="error"),
+        pytest.param({"status": "error", "error": "bad query"}, "prometheus error: bad query", id="error"),
         pytest.param(
             {"status": "success", "data": {"resultType": "matrix", "result": []}},
             "prometheus: expected an instant vector, got 'matrix'",
@@ -76,7 +80,7 @@ def _vector(*series: tuple[dict[str, str], str]) -> dict[str, Any]:
         pytest.param(
             _vector(({"instance": "a"}, "NaN")), "prometheus: replica a reports version nan", id="nan"
         ),
-        pytest.param(["no"], "prometheus: malformed answer", id="malformed"),
+        pytest.param(["no"], "prometheus: malformed answer: not a Prometheus API object", id="malformed"),
     ],
 )
 def test_parse_versions(body: Any, want: dict[str, int] | str) -> None:
@@ -91,8 +95,7 @@ def test_prometheus_router_versions_queries_the_route() -> None:
         return httpx.Response(200, json=_vector(({"instance": "a"}, "9")))
 
     async def run() -> dict[str, int] | str:
-        versions = PrometheusRouterVersions("http://prom")
-        versions._client = httpx.AsyncClient(base_url="http://prom", transport=httpx.MockTransport(handler))
+        versions = PrometheusRouterVersions("http://prom", transport=httpx.MockTransport(handler))
         try:
             return await versions.applied("retriever", at=12.5)
         finally:
@@ -108,15 +111,17 @@ def test_prometheus_router_versions_unreachable_is_a_reason() -> None:
         raise httpx.ConnectError("refused")
 
     async def run() -> dict[str, int] | str:
-        versions = PrometheusRouterVersions("http://prom")
-        versions._client = httpx.AsyncClient(base_url="http://prom", transport=httpx.MockTransport(handler))
+        versions = PrometheusRouterVersions(
+            "http://prom",
+            api=PrometheusAPI("http://prom", policy=NO_WAIT, transport=httpx.MockTransport(handler)),
+        )
         try:
             return await versions.applied("retriever")
         finally:
             await versions.aclose()
 
     got = asyncio.run(run())
-    assert isinstance(got, str) and "ConnectError" in got
+    assert isinstance(got, str) and "ConnectError" in got and "3 tries" in got
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ route that is gone, a baseline that moved) becomes an observation, not an except
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,8 +22,10 @@ from shadowgate.core.lifecycle.transition import analysis_due
 from shadowgate.evaluation import launcher
 from shadowgate.kube.base import NotFound, Obj
 from shadowgate.sources.base import QueryContext
+from shadowgate.sources.promapi import PrometheusError
 from shadowgate.traffic.base import RouteNotFound
 
+log = logging.getLogger("shadowgate.controller")
 _BASELINE_CHECKED = (Phase.PENDING, Phase.QUEUED, Phase.DEPLOYING)
 
 
@@ -74,7 +77,11 @@ def gather(rt: Runtime, subject: Subject, status: Status, queue_ahead: int, now:
         )
         base["gates"] = rt.analyzer.analyse(request)
         if rt.samples is not None:
-            base["samples"] = rt.samples.count(status.phase, spec.target.route, window_s)
+            try:
+                base["samples"] = rt.samples.count(status.phase, spec.target.route, window_s)
+            except PrometheusError as exc:
+                # Unknown is not "enough": the phase holds, and the log says why.
+                log.warning("%s/%s: sample count unavailable: %s", subject.namespace, subject.name, exc)
     return Seen(o.Observations(**base), production)
 
 

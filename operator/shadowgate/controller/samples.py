@@ -1,24 +1,35 @@
 """Sample counts that gate a phase's end: mirrored requests in shadow, decided impressions
 (clicks + no-clicks) for the candidate in a canary step, from Prometheus counters.
 
-A failed or empty query answers None, which the lifecycle treats as "not enough yet".
+No series yet answers None ("not enough yet"). A query Prometheus cannot answer raises
+``promapi.PrometheusError``: the caller logs why and the phase holds, instead of the count
+quietly reading as "not enough" for ever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import httpx
-
+from shadowgate.core.gates.observations import Unavailable
 from shadowgate.core.lifecycle.phases import Phase
+from shadowgate.core.verdicts import InconclusiveReason
+from shadowgate.sources.promapi import PrometheusAPI, PrometheusError, RetryPolicy
+from shadowgate.sources.prometheus_response import parse_instant
+
+if TYPE_CHECKING:  # the test seam's type only: httpx stays inside shadowgate.sources
+    from httpx import AsyncBaseTransport
 
 MIRRORED = 'sum(increase(shadowgate_router_mirror_total{{route="{route}",result="completed"}}[{window}]))'
 _CANARY = 'sum(increase(shadowgate_router_{what}_total{{route="{route}",variant="canary"}}[{window}]))'
 
 
 class SampleCounter(Protocol):
-    def count(self, phase: Phase, route: str, window_s: float) -> int | None: ...
+    def count(self, phase: Phase, route: str, window_s: float) -> int | None:
+        """The phase's samples so far, None when there are none yet; raises
+        ``PrometheusError`` when they cannot be read."""
+        ...
 
 
 def query_for(phase: Phase, route: str, window_s: float) -> str | None:
@@ -33,18 +44,29 @@ def query_for(phase: Phase, route: str, window_s: float) -> str | None:
 
 
 class PrometheusSamples:
-    def __init__(self, base_url: str, timeout_s: float = 3.0) -> None:
-        self._client = httpx.Client(base_url=base_url, timeout=timeout_s)
+    """Synchronous for the controller's worker threads: each count runs its own event loop
+    with its own client (an async client must not outlive the loop it was used in)."""
+
+    def __init__(
+        self, base_url: str, *, policy: RetryPolicy | None = None, transport: AsyncBaseTransport | None = None
+    ) -> None:
+        self._base_url = base_url
+        self._policy = policy or RetryPolicy(timeout_s=3.0)
+        self._transport = transport
 
     def count(self, phase: Phase, route: str, window_s: float) -> int | None:
         query = query_for(phase, route, window_s)
-        if query is None:
-            return None
+        return None if query is None else asyncio.run(self._count(query))
+
+    async def _count(self, query: str) -> int | None:
+        api = PrometheusAPI(self._base_url, policy=self._policy, transport=self._transport)
         try:
-            answer = self._client.get("/api/v1/query", params={"query": query})
-            answer.raise_for_status()
-            result = answer.json()["data"]["result"]
-            value = float(result[0]["value"][1]) if result else math.nan
-        except (httpx.HTTPError, KeyError, IndexError, ValueError, TypeError):
-            return None
-        return None if math.isnan(value) else round(value)
+            body = await api.query(query)
+        finally:
+            await api.aclose()
+        value = parse_instant(body, query)
+        if isinstance(value, Unavailable):
+            if value.reason is InconclusiveReason.NO_DATA:
+                return None
+            raise PrometheusError(value.detail)
+        return round(value)

@@ -1,13 +1,22 @@
-"""Prometheus range queries for the report, behind a one-method Protocol so tests can feed series."""
+"""Prometheus range queries for the report, behind a one-method Protocol so tests can feed series.
+
+``HttpPrometheus`` goes through the operator's one Prometheus client (``sources.promapi``: its
+retry policy, its response parser); anything it cannot answer is a ``ReportError`` naming the
+query and what Prometheus said.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
-from typing import Any, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Protocol
 
 from shadowgate.report.model import ReportError, Series
+from shadowgate.sources.promapi import PrometheusAPI, PrometheusError, RetryPolicy
+from shadowgate.sources.prometheus_response import parse_range
+
+if TYPE_CHECKING:
+    from httpx import AsyncBaseTransport
 
 
 class RangeSource(Protocol):
@@ -15,37 +24,29 @@ class RangeSource(Protocol):
 
 
 class HttpPrometheus:
-    """``/api/v1/query_range`` over httpx. Errors name the query and what Prometheus said."""
+    """Synchronous for the CLI: each query runs its own event loop and client."""
 
-    def __init__(self, base_url: str, client: httpx.Client | None = None, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, base_url: str, *, transport: AsyncBaseTransport | None = None, timeout_s: float = 10.0
+    ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ReportError(f"--prometheus must be an http(s) URL, got {base_url!r}")
         self._base = base_url.rstrip("/")
-        self._client = client or httpx.Client(timeout=timeout_s)
+        self._policy = RetryPolicy(timeout_s=timeout_s)
+        self._transport = transport
 
     def query_range(self, expr: str, start: datetime, end: datetime, step_s: float) -> list[Series]:
-        params = {
-            "query": expr,
-            "start": f"{start.timestamp():.3f}",
-            "end": f"{end.timestamp():.3f}",
-            "step": f"{max(step_s, 0.001):.3f}",
-        }
+        return asyncio.run(self._query_range(expr, start, end, step_s))
+
+    async def _query_range(self, expr: str, start: datetime, end: datetime, step_s: float) -> list[Series]:
+        api = PrometheusAPI(self._base, policy=self._policy, transport=self._transport)
         try:
-            resp = self._client.get(f"{self._base}/api/v1/query_range", params=params)
-        except httpx.HTTPError as exc:
-            raise ReportError(f"Prometheus at {self._base} is unreachable: {exc}") from exc
-        try:
-            body: dict[str, Any] = resp.json()
-        except ValueError as exc:
-            raise ReportError(
-                f"Prometheus at {self._base} answered HTTP {resp.status_code} without JSON"
-            ) from exc
-        if resp.status_code != 200 or body.get("status") != "success":
-            raise ReportError(f"Prometheus rejected {expr!r}: {body.get('error', resp.status_code)}")
-        return [
-            Series(
-                labels=tuple(sorted(item.get("metric", {}).items())),
-                points=tuple((float(t), float(v)) for t, v in item.get("values", [])),
-            )
-            for item in body["data"]["result"]
-        ]
+            body = await api.query_range(expr, start.timestamp(), end.timestamp(), step_s)
+        except PrometheusError as exc:
+            raise ReportError(f"Prometheus at {self._base}: {exc}") from exc
+        finally:
+            await api.aclose()
+        series = parse_range(body, expr)
+        if isinstance(series, str):
+            raise ReportError(f"Prometheus rejected {expr!r}: {series}")
+        return [Series(labels=labels, points=points) for labels, points in series]

@@ -1,16 +1,15 @@
-"""PrometheusSource: gate observations from PromQL over the HTTP API (httpx).
+"""PrometheusSource: gate observations from PromQL over the HTTP API (``promapi``).
 
-Each gate's templates are rendered per arm (``{variant}`` = the context's candidate or
-baseline variant) and run as instant queries at ``context.at``. Transport errors and 5xx
-answers are retried a bounded number of times with a short backoff; 4xx answers (a bad
-query) are not. Nothing escapes as an exception: a measurement problem comes back as
-``Unavailable`` (QueryError or NoData), a missing metric of a multi-metric gate as None.
+Each gate's plan (``core.gates.plans``) is rendered per arm (``{variant}`` = the context's
+candidate or baseline variant) and run as instant queries at ``context.at``, through the one
+client and its retry policy (``promapi``). Nothing escapes as an exception: a measurement
+problem comes back as ``Unavailable`` (QueryError or NoData), a missing metric of a
+multi-metric gate as None.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import httpx
 
@@ -20,20 +19,21 @@ from shadowgate.core.gates.specs import GateSpec
 from shadowgate.core.stats import quantiles as quantile_bounds
 from shadowgate.core.verdicts import InconclusiveReason
 from shadowgate.sources.base import QueryContext
+from shadowgate.sources.promapi import PrometheusAPI, PrometheusError, RetryPolicy
 from shadowgate.sources.prometheus_response import parse_instant
 
 QUERY_ERROR = InconclusiveReason.QUERY_ERROR
-_RETRY_STATUS = {500, 502, 503, 504}
 
 
 class PrometheusSource:
-    """``client`` (shared, caller-owned) or ``transport`` (e.g. httpx.MockTransport in unit
-    tests); with neither, the source makes and owns its own client."""
+    """``api`` (shared, caller-owned) or, built here, a client from ``client`` / ``transport``
+    (e.g. httpx.MockTransport in unit tests) with ``retries`` + 1 tries of ``timeout`` each."""
 
     def __init__(
         self,
         base_url: str,
         *,
+        api: PrometheusAPI | None = None,
         client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 5.0,
@@ -42,44 +42,21 @@ class PrometheusSource:
     ) -> None:
         if retries < 0 or timeout <= 0:
             raise ValueError("retries must be >= 0 and timeout > 0")
-        self.base_url = base_url.rstrip("/")
-        self.retries = retries
-        self.backoff = backoff
-        self._owned = client is None
-        self._client = client or httpx.AsyncClient(transport=transport, timeout=timeout)
-        self._timeout = timeout
+        self._owned = api is None
+        policy = RetryPolicy(tries=retries + 1, backoff_s=backoff, timeout_s=timeout)
+        self.api = api or PrometheusAPI(base_url, policy=policy, client=client, transport=transport)
 
     async def aclose(self) -> None:
         if self._owned:
-            await self._client.aclose()
+            await self.api.aclose()
 
     async def query(self, promql: str, at: float | None = None) -> float | obs.Unavailable:
         """One instant query -> its single value, or why there is none."""
-        params: dict[str, Any] = {"query": promql}
-        if at is not None:
-            params["time"] = f"{at:.3f}"
-        last = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-            try:
-                resp = await self._client.get(
-                    f"{self.base_url}/api/v1/query", params=params, timeout=self._timeout
-                )
-            except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                continue
-            if resp.status_code in _RETRY_STATUS:
-                last = f"HTTP {resp.status_code}: {resp.text[:200]}"
-                continue
-            try:
-                body = resp.json()
-            except ValueError:
-                return obs.Unavailable(
-                    QUERY_ERROR, f"HTTP {resp.status_code}: answer is not JSON: {resp.text[:200]!r}"
-                )
-            return parse_instant(body, promql)
-        return obs.Unavailable(QUERY_ERROR, f"prometheus unreachable after {self.retries + 1} tries: {last}")
+        try:
+            body = await self.api.query(promql, at)
+        except PrometheusError as exc:
+            return obs.Unavailable(QUERY_ERROR, str(exc))
+        return parse_instant(body, promql)
 
     async def _arm(
         self, template: str, context: QueryContext, variant: str, **extra: str
