@@ -97,6 +97,15 @@ def test_cache_spans_sources() -> None:
     assert {e["golden_set"]["hash"] for e in cache.entries.values()} == {GOLD.content_hash}
 
 
+def test_cache_keeps_the_most_recently_used_within_its_limit() -> None:
+    cache = evaluation.ResultsCache(limit=2)
+    cache.put(("g", "a"), {"n": 1})
+    cache.put(("g", "b"), {"n": 2})
+    assert cache.get(("g", "a")) == {"n": 1}  # a is now the most recent
+    cache.put(("g", "c"), {"n": 3})
+    assert list(cache.entries) == [("g", "a"), ("g", "c")] and cache.get(("g", "b")) is None
+
+
 @pytest.mark.parametrize(
     ("spec", "resolver", "reason", "detail"),
     [

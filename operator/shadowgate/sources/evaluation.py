@@ -18,6 +18,7 @@ an exception: the gate turns Inconclusive and the rollout holds.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -51,9 +52,24 @@ class Resolver(Protocol):
 @dataclass
 class ResultsCache:
     """Evaluation results by (golden hash, endpoint); the operator keeps one for its lifetime
-    so each Pod is evaluated once per golden-set version (a replaced Pod has a new address)."""
+    so each Pod is evaluated once per golden-set version (a replaced Pod has a new address).
+    Bounded: past ``limit`` entries the least recently used goes (a finished rollout's Pods are
+    gone, so their results would only grow the operator), and is evaluated again if asked."""
 
-    entries: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    entries: OrderedDict[tuple[str, str], dict[str, Any]] = field(default_factory=OrderedDict)
+    limit: int = 128
+
+    def get(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        found = self.entries.get(key)
+        if found is not None:
+            self.entries.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[str, str], results: dict[str, Any]) -> None:
+        self.entries[key] = results
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.limit:
+            self.entries.popitem(last=False)
 
 
 def _samples_key(path: str) -> str:
@@ -98,11 +114,12 @@ class EvaluationSource:
 
     async def _results(self, gold: golden.GoldenSet, endpoint: str) -> dict[str, Any]:
         key = (gold.content_hash, endpoint)
-        if key in self.cache.entries:
-            return self.cache.entries[key]
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
         model = await self._model_name(endpoint)
         results = await evaluator.Evaluator(self._client, endpoint, model, self.options).evaluate(gold)
-        self.cache.entries[key] = results
+        self.cache.put(key, results)
         return results
 
     async def pair(self, context: QueryContext) -> tuple[dict[str, Any], dict[str, Any]]:
