@@ -17,7 +17,7 @@ import json
 import pathlib
 import random
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -53,13 +53,19 @@ def _slice_names(slice_name: str) -> list[str]:
     return ["iyashikei"] if slice_name == "iyashikei" else ["iyashikei", slice_name]
 
 
-def recommend_queries(golden: bool, crossed: bool = False) -> list[dict[str, Any]]:
+def recommend_queries(
+    golden: bool,
+    crossed: bool = False,
+    slices: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = queries.SLICES,
+    genres: Mapping[str, Mapping[str | None, tuple[str, ...]]] = queries.GENRES,
+) -> list[dict[str, Any]]:
     """Every (template, phrase) recommendation query of one split, with its target and slices.
 
     ``crossed`` (training split only): every training template with every phrase. The
     training slice and genre templates are different lists, so without crossing the
     template alone tells an iyashikei query from a genre one, and an adapter learns that
-    shortcut: held-out templates then land on the wrong shelf (training.validation)."""
+    shortcut: held-out templates then land on the wrong shelf (training.validation).
+    ``slices``/``genres``: the concept phrases (the held-out track passes its own)."""
     out: list[dict[str, Any]] = []
     slice_templates: tuple[str, ...] = (
         queries.SLICE_TEMPLATES_GOLDEN if golden else queries.SLICE_TEMPLATES_TRAIN
@@ -72,7 +78,7 @@ def recommend_queries(golden: bool, crossed: bool = False) -> list[dict[str, Any
         slice_templates = genre_templates = tuple(
             dict.fromkeys(queries.SLICE_TEMPLATES_TRAIN + queries.GENRE_TEMPLATES_TRAIN)
         )
-    for name, (themes, phrases) in queries.SLICES.items():
+    for name, (themes, phrases) in slices.items():
         for tpl, phrase in itertools.product(slice_templates, phrases):
             out.append(
                 {
@@ -80,9 +86,10 @@ def recommend_queries(golden: bool, crossed: bool = False) -> list[dict[str, Any
                     "target": relevance.Target("iyashikei", themes).to_dict(),
                     "slices": _slice_names(name),
                     "group": name,
+                    "phrase": phrase,
                 }
             )
-    for category, by_theme in queries.GENRES.items():
+    for category, by_theme in genres.items():
         for theme, phrases in by_theme.items():
             for tpl, phrase in itertools.product(genre_templates, phrases):
                 out.append(
@@ -91,6 +98,7 @@ def recommend_queries(golden: bool, crossed: bool = False) -> list[dict[str, Any
                         "target": relevance.Target(category, (theme,) if theme else ()).to_dict(),
                         "slices": [category.replace(" ", "_")],
                         "group": category,
+                        "phrase": phrase,
                     }
                 )
     return out
@@ -243,7 +251,7 @@ def build(out: pathlib.Path, seed: int = 7) -> dict[str, Any]:
     for i, q in enumerate(golden):
         q["id"] = f"q{i + 1:03d}"
         q["judgments"] = relevance.judgments(catalog, relevance.Target.from_dict(q["target"]))
-        del q["group"]
+        del q["group"], q["phrase"]
     golden_intents = _golden_intents(rng, golden, titles)
 
     leak = _Leakage([q["query"] for q in golden] + [r["text"] for r in golden_intents])
@@ -301,6 +309,11 @@ def build(out: pathlib.Path, seed: int = 7) -> dict[str, Any]:
         "near_duplicates_dropped": dict(leak.dropped),
         "thresholds": {"jaccard_max": JACCARD_MAX, "cosine_max": COSINE_MAX},
     }
+    # The held-out track (training/heldout.py) after everything above, with its own RNG, so
+    # the files above stay byte-identical.
+    from training import build_heldout
+
+    report["heldout"] = build_heldout.build(out / "heldout", catalog, f"{seed}:heldout")
     _write_json(out / "build_report.json", report)
     return report
 

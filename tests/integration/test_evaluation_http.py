@@ -137,6 +137,31 @@ def test_retriever_archive_end_to_end(fixture_set: dict[str, pathlib.Path]) -> N
     assert out["metrics"]["safety"]["ungrounded_item_rate"] == 0.0
 
 
+def test_baselines_beside_the_model(fixture_set: dict[str, pathlib.Path], tmp_path: pathlib.Path) -> None:
+    catalog = golden.load_dir(fixture_set["golden"]).catalog
+    horror = sorted(i for i, item in catalog.items() if item.category == "horror")
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(
+        "".join(json.dumps({"query": "best ghost story comics", "positive": i}) + "\n" for i in horror)
+    )
+    proc = evaluate(
+        "--archive",
+        str(fixture_set["retriever"]),
+        "--golden",
+        str(fixture_set["golden"]),
+        "--baselines",
+        str(pairs),
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert set(out["baselines"]) == {"lookup", "bm25"}
+    lookup = out["baselines"]["lookup"]["retrieval"]
+    assert lookup["slices"]["horror"]["recall@3"] == 1.0  # "ghost story" is in its one training query
+    assert lookup["slices"]["iyashikei"]["recall@3"] == 0.0
+    assert "slice (n) | retriever 1.0.0 | lookup | bm25" in proc.stderr
+    assert "horror (1) |" in proc.stderr
+
+
 def test_endpoint_and_archive_agree(fixture_set: dict[str, pathlib.Path]) -> None:
     with launcher.serve_archive(str(fixture_set["classifier"])) as running:
         by_endpoint = evaluate(

@@ -20,6 +20,18 @@ OTHER = {"id": "m2", "category": "comedy slice of life", "themes": ["comedy", "r
         pytest.param(
             ITEM, relevance.Target("iyashikei", ("calm", "healing"), per_item=True), 2, id="item-some"
         ),
+        pytest.param(
+            ITEM,
+            relevance.Target("iyashikei", ("calm", "healing", "found family"), per_item=True),
+            1,
+            id="item-1-of-3",
+        ),
+        pytest.param(
+            ITEM,
+            relevance.Target("iyashikei", ("calm", "rural", "healing"), per_item=True),
+            2,
+            id="item-2-of-3",
+        ),
         pytest.param(OTHER, relevance.Target("iyashikei", ("rural",), per_item=True), 1, id="item-off-shelf"),
         pytest.param(OTHER, relevance.Target("iyashikei", (), per_item=True), 0, id="item-shelf-only-off"),
         pytest.param(ITEM, relevance.Target("iyashikei", (), per_item=True), 3, id="item-shelf-only-on"),

@@ -57,3 +57,22 @@ def test_every_training_phrase_appears_in_every_training_template() -> None:
     groups = {q.group for q in qs}
     assert len(groups) == 14
     assert all(g == groups for g in per_template.values())
+
+
+def test_split_by_phrase_holds_out_whole_phrases_of_the_held_out_track() -> None:
+    held_pairs = retriever.read_jsonl(ROOT / "data" / "heldout" / "training" / "pairs.jsonl")
+    qs = validation.training_queries(held_pairs, CATALOG, per_item=True, held_out_track=True)
+    held = validation.split_by_phrase(qs)
+    phrase_of = {r["query"]: r["phrase"] for r in validation.recommend_rows(held_out_track=True)}
+    held_phrases = {phrase_of[t] for t in held}
+    assert held and all(phrase_of[q.text] not in held_phrases for q in qs if q.text not in held)
+    groups = {q.group for q in qs}
+    assert {q.group for q in qs if q.text in held} == groups  # every group loses a phrase
+    assert held == validation.split_by_phrase(qs)  # seeded
+
+
+def test_scoped_pairs_are_the_two_confusable_shelves() -> None:
+    held_pairs = retriever.read_jsonl(ROOT / "data" / "heldout" / "training" / "pairs.jsonl")
+    slices = {s for p in retriever.scoped(held_pairs) for s in p["slices"]}
+    assert "iyashikei" in slices and "comedy_slice_of_life" in slices
+    assert not slices & {"fantasy", "action", "sports"}

@@ -15,7 +15,8 @@ item (``per_item=True``), so "healing countryside manga" is not answered by ever
 title:
 
 - 3: right shelf and every target theme;
-- 2: right shelf and some, not all, of the target themes (only with two or more themes);
+- 2: right shelf and at least half, not all, of the target themes (only with two or more:
+  one of two, two of three);
 - 1: right shelf without any target theme, or wrong shelf sharing a theme;
 - 0: otherwise, and always for an ``exclude``-d id ("like <title>" never counts the title).
 
@@ -88,9 +89,12 @@ def _item_grade(
     if str(item.get("id")) in target.exclude:
         return 0
     if on_shelf:
-        if all(t in item_themes for t in target.themes):
+        shared = sum(t in item_themes for t in target.themes)
+        if shared == len(target.themes):
             return 3
-        return 2 if shares else 1
+        # "At least half" keeps a three-constraint query from counting every title that
+        # matches one constraint (every iyashikei title carries two of the four themes).
+        return 2 if 2 * shared >= len(target.themes) else 1
     return 1 if shares else 0
 
 
