@@ -1,10 +1,16 @@
 """The second half of a reconcile: apply the transition's actions, in order, idempotently.
 
 An action that fails raises, the reconcile is retried, and status is not patched, so the next
-attempt recomputes the same decision from the same status.
+attempt recomputes the same decision from the same status. Actions run in order (routes go back
+to production before the candidate's workload is deleted); inside one action, writes that do not
+depend on each other (the candidate's Deployment and its Service) are issued together, because a
+writing reconcile's time is its API-server round trips (docs/benchmarks.md, "Operator at scale").
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from shadowgate.controller import production as prod
 from shadowgate.controller import workload
@@ -23,8 +29,10 @@ def apply(rt: Runtime, subject: Subject, production: Obj | None, actions: tuple[
         if isinstance(action, o.EnsureWorkload):
             _ensure(rt, subject, production)
         elif isinstance(action, o.DeleteWorkload):
-            rt.deployments.delete(subject.namespace, subject.workload)
-            rt.services.delete(subject.namespace, subject.workload)
+            together(
+                lambda: rt.deployments.delete(subject.namespace, subject.workload),
+                lambda: rt.services.delete(subject.namespace, subject.workload),
+            )
         elif isinstance(action, o.SetRoutes):
             routes = Routes(action.primary_weight, action.canary_weight, action.mirror_percent)
             traffic.set_routes(target, routes)
@@ -67,8 +75,24 @@ def _ensure(rt: Runtime, subject: Subject, production: Obj | None) -> None:
     body = workload.candidate_deployment(
         production, service, subject.name, subject.uid, subject.spec, rt.flags
     )
-    rt.deployments.apply(subject.namespace, body)
-    rt.services.apply(subject.namespace, workload.candidate_service(production, subject.name, subject.uid))
+    service_body = workload.candidate_service(production, subject.name, subject.uid)
+    together(
+        lambda: rt.deployments.apply(subject.namespace, body),
+        lambda: rt.services.apply(subject.namespace, service_body),
+    )
+
+
+def together(first: Callable[[], object], second: Callable[[], object]) -> None:
+    """Two independent writes at once: the reconcile waits for the slower one, not for both in
+    turn. Both always run to completion; the first one's error is raised, else the second's."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadowgate-write") as pool:
+        later = pool.submit(second)
+        try:
+            first()
+        except BaseException:
+            later.exception()  # wait, so nothing is still writing when the error surfaces
+            raise
+        later.result()
 
 
 def _write(rt: Runtime, subject: Subject, production: Obj | None, template: Template) -> None:
