@@ -1,6 +1,7 @@
 """Markdown results tables from ``shadowgate evaluate`` JSON files (for docs/data.md).
 
 python -m training.report results/*.json
+python -m training.report --slices results/*.json   # per-slice Recall@3 / NDCG@10 with baselines
 """
 
 from __future__ import annotations
@@ -95,8 +96,37 @@ def tables(results: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def slice_table(results: list[dict[str, Any]], metric: str = "recall@3") -> str:
+    """One row per slice (queries in brackets), one column per retriever result and per
+    trivial baseline (``shadowgate evaluate --baselines``, taken from the first result that
+    has them): the table docs/data.md shows for the held-out golden set."""
+    arms = {
+        f"{r['model']['name']} {r['model']['version']}": r["metrics"]["retrieval"]
+        for r in results
+        if r["model"]["kind"] == "retriever"
+    }
+    extra: dict[str, Any] = next((r["baselines"] for r in results if r.get("baselines")), {})
+    arms.update({f"{name} (baseline)": m["retrieval"] for name, m in extra.items()})
+    first = next(iter(arms.values()))
+    names = ["global", *SLICES, *sorted(set(first["slices"]) - set(SLICES))]
+    out = [f"| slice (queries) | {' | '.join(arms)} |", "|---" * (len(arms) + 1) + "|"]
+    for name in names:
+        n = first["global"]["n"] if name == "global" else first["slices"].get(name, {}).get("n")
+        cells = [
+            _f((m["global"] if name == "global" else m["slices"].get(name, {})).get(metric))
+            for m in arms.values()
+        ]
+        out.append(f"| {name} ({n}) | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def main() -> None:
-    print(tables([json.loads(pathlib.Path(p).read_text()) for p in sys.argv[1:]]))
+    args = sys.argv[1:]
+    if args[:1] == ["--slices"]:
+        results = [json.loads(pathlib.Path(p).read_text()) for p in args[1:]]
+        print(slice_table(results) + "\n\n" + slice_table(results, "ndcg@10"))
+        return
+    print(tables([json.loads(pathlib.Path(p).read_text()) for p in args]))
 
 
 if __name__ == "__main__":
