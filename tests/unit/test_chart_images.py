@@ -76,12 +76,11 @@ def test_router_pods_are_locked_down_and_probed() -> None:
     assert {"/tmp", env["HOME"]["value"]} <= {m["mountPath"] for m in c["volumeMounts"]}
 
 
-def test_router_binds_the_pod_ip() -> None:
+def test_router_binds_all_interfaces_of_its_pod() -> None:
     (c,) = pod_specs(render(ROUTE))[f"{RELEASE}-shadowgate-router-retriever"]["containers"]
-    # The kubelet expands $(VAR) in args from the container's env; an undefined name stays literal.
-    pod_ip = next(e for e in c["env"] if e["name"] == "POD_IP")
-    assert pod_ip["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
-    assert "--host=$(POD_IP)" in c["args"]
+    # Not the Pod IP: `kubectl port-forward` reaches a container through its localhost, and not
+    # the CLI's 127.0.0.1 fallback, which probes and Services cannot reach.
+    assert "--host=0.0.0.0" in c["args"]
     assert f"--port={c['ports'][0]['containerPort']}" in c["args"]
 
 

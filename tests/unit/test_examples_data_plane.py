@@ -1,6 +1,7 @@
 """The example manifests run the data plane as a container on a cluster needs it: the model-server
-image, a bind address other Pods and the kubelet's probes can reach (the Pod IP from the downward
-API, or all interfaces) and never the CLI's loopback fallback, and a readiness probe on it."""
+image, bound to all interfaces of the Pod (other Pods and the kubelet's probes reach it, and so
+does ``kubectl port-forward``, which dials the Pod's localhost and so misses a Pod-IP bind), never
+the CLI's loopback fallback, and a readiness probe on it."""
 
 from __future__ import annotations
 
@@ -54,8 +55,9 @@ def test_model_server_binds_an_address_the_cluster_reaches(container: dict[str, 
             env[e["name"]] = e["value"]
     argv = [kubelet_expand(str(a), env) for a in container.get("args") or []]
     args = model_server_cli._parser().parse_args(argv)
-    # Explicit, so the bind never depends on the CLI's fallback (127.0.0.1 without $POD_IP).
-    assert args.host in (POD_IP, "0.0.0.0"), f"--host {args.host!r}: probes and Services cannot reach it"
+    # Explicit, so the bind never depends on the CLI's fallback (127.0.0.1 without $POD_IP); the
+    # env is still expanded as the kubelet would, so a "$(POD_IP)" shows up here as that address.
+    assert args.host == "0.0.0.0", f"--host {args.host!r}: probes, Services or port-forward cannot reach it"
     assert container["readinessProbe"]["httpGet"]["port"] == args.inference_port
 
 
