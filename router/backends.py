@@ -5,12 +5,12 @@ table uses, and turns those caches into the ready addresses of one backend. The 
 threads and the merging; an implementation is pure apart from naming its list calls, so tests
 feed it plain objects.
 
-- ``pods`` (:mod:`router.backends_pods`): Services and the Pods their selector matches. The local
-  stack's node agent gives Pods loopback IPs, which the API server refuses in EndpointSlices, so
-  there this is the only way; it needs ``pods`` RBAC.
-- ``endpointslices`` (:mod:`router.backends_slices`): Services and their EndpointSlices, as
-  kube-proxy reads them (ready endpoints, serving-terminating ones when none is ready); works for
-  selectorless Services too and needs no access to Pods.
+- ``endpointslices`` (:mod:`router.backends_slices`, the default): Services and their
+  EndpointSlices, as kube-proxy reads them (ready endpoints, serving-terminating ones when none is
+  ready); works for selectorless Services too and needs no access to Pods.
+- ``pods`` (:mod:`router.backends_pods`): Services and the Pods their selector matches, for a
+  cluster whose Pod IPs get no EndpointSlices (the API server refuses loopback addresses in them)
+  or where the router may read Pods but not slices; it needs ``pods`` RBAC.
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ from router.table import ServiceBackend
 # kind -> "namespace/name" -> the converted object, for one namespace.
 Caches = Mapping[str, Mapping[str, Any]]
 SOURCES = ("pods", "endpointslices")
-# Pods until the local stack runs a real node: its node agent's loopback Pod IPs get no
-# EndpointSlices, so the demo and the integration tests would find no backends.
-DEFAULT = "pods"
+# What kube-proxy and every other client of a Service read, and the narrower RBAC.
+DEFAULT = "endpointslices"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -1,8 +1,8 @@
 """Service backends resolved by watching Services and the Pods their selector matches.
 
-The local stack's node agent gives Pods loopback IPs, which the API server refuses in
-EndpointSlices, so this is how the router finds backends there (the default until the stack runs
-a real node). A Pod counts while it has an IP, is not being deleted, has not ended and is Ready;
+The alternative to EndpointSlices (``--backends pods``) for a cluster whose Pod IPs get no
+slices (the API server refuses loopback addresses in them) or where the router may read Pods but
+not slices. A Pod counts while it has an IP, is not being deleted, has not ended and is Ready;
 the Service port maps through ``targetPort`` (a number, or a container port name looked up in each
 Pod), as the EndpointSlice controller would map it.
 """

@@ -1,10 +1,11 @@
 """The router's EndpointSlice backends against the REAL API server, under the chart's router identity.
 
-The chart is installed with ``router.backends=endpointslices``; the router runs in-process with a
-TokenRequest token of the chart's router ServiceAccount, so its Role is proven sufficient (a
-missing rule would leave the watch at 403 and no endpoint would appear) and to hold no Pods. The
-Service is selectorless and its EndpointSlice hand-made (the local stack's Pod IPs are loopback
-addresses, which the API server refuses in slices), so the addresses are resolved, not dialled.
+The chart is installed with its default ``router.backends`` (``endpointslices``); the router runs
+in-process with a TokenRequest token of the chart's router ServiceAccount, so its Role is proven
+sufficient (a missing rule would leave the watch at 403 and no endpoint would appear) and to hold
+no Pods. The Service is selectorless and its EndpointSlices hand-made, so every condition a slice
+can carry is set exactly; the addresses are resolved, not dialled (test_router_kube.py follows
+real Pods' slices end to end).
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ def release(stack: Any, kube_api: client.ApiClient) -> Iterator[tuple[str, str]]
             "--set-json", f'watchNamespaces=["{namespace}"]',
             "--set-json", "operator.replicas=0",
             "--set-json", 'router.routes=[{"name":"retriever","replicas":0}]',
-            "--set-json", 'router.backends="endpointslices"',
             "--wait", "--timeout", "120s",
         )  # fmt: skip
         yield name, namespace

@@ -1,9 +1,10 @@
 """The router's Kubernetes table source against the REAL API server of the local stack.
 
-ConfigMap tables are created, changed under load, broken and deleted; Service backends resolve
-to ready Pods whose status the test sets through the status subresource (the Pods name a Node no
-agent runs, so nothing else touches them); and an API outage (a TCP relay the test cuts) leaves
-the last good table serving with ``shadowgate_router_table_source_up`` at 0.
+ConfigMap tables are created, changed under load, broken and deleted; a Service backend follows
+real Pods on the stack's node (containers of the control-plane image, made Ready and unready by
+their own readiness probes) through the EndpointSlices the controller-manager writes for them;
+and an API outage (a TCP relay the test cuts) leaves the last good table serving with
+``shadowgate_router_table_source_up`` at 0.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ import orjson
 import pytest
 from aiohttp import web
 from kubernetes import client, config
+from shadowgate.devstack import images
 
 from router.kubesource import KubeSource
 from router.service import RouterService, ServiceSettings
+from router.table import ServiceBackend
 
 pytestmark = pytest.mark.integration
 LABELS = {"shadowgate.dev/route-table": "true"}
@@ -37,7 +40,7 @@ class Echo:
         self.hits = 0
         self._runner: web.AppRunner | None = None
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+    async def start(self) -> int:
         async def handle(request: web.Request) -> web.Response:
             self.hits += 1
             await request.read()
@@ -47,7 +50,7 @@ class Echo:
         app.router.add_route("*", "/{tail:.*}", handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         server = site._server
         assert isinstance(server, asyncio.Server)
@@ -118,9 +121,9 @@ def configmap(name: str, doc: dict[str, Any]) -> client.V1ConfigMap:
 async def echoes() -> AsyncIterator[Callable[..., Awaitable[tuple[Echo, int]]]]:
     started: list[Echo] = []
 
-    async def make(name: str, host: str = "127.0.0.1", port: int = 0) -> tuple[Echo, int]:
+    async def make(name: str) -> tuple[Echo, int]:
         e = Echo(name)
-        bound = await e.start(host, port)
+        bound = await e.start()
         started.append(e)
         return e, bound
 
@@ -219,51 +222,113 @@ async def test_configmap_table_lifecycle_and_live_swap_under_load(
     await eventually(gone, what="the route to disappear")
 
 
-def pod(name: str, port: int) -> client.V1Pod:
+# A backend Pod: answers every request with its name (the router's "version"), and reports Ready
+# to its probe while its flag is up; the test flips the flag over HTTP, so readiness changes the
+# way it does on a cluster (probe -> Pod status -> EndpointSlice) and not by writing the status.
+# It ignores SIGTERM, so a deleted Pod stays serving-and-terminating for its grace period.
+BACKEND = r"""
+import http.server, json, os, signal, socket, urllib.parse
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+state = {"ready": os.environ["READY"] == "1"}
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the router's pooled client expects
+    def answer(self, code, body):
+        self.send_response(code); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        url = urllib.parse.urlparse(self.path)
+        if url.path == "/probe":
+            return self.answer(200 if state["ready"] else 503, b"")
+        if url.path == "/set-ready":
+            state["ready"] = urllib.parse.parse_qs(url.query)["to"][0] == "1"
+            return self.answer(200, b"")
+        body = {"version": socket.gethostname(), "items": [{"id": "a", "score": 1.0}]}
+        self.answer(200, json.dumps(body).encode())
+    do_POST = do_GET
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("0.0.0.0", 8000), H).serve_forever()
+"""
+GRACE_S = 8
+
+
+def backend_pod(name: str, ready: bool) -> client.V1Pod:
+    container = client.V1Container(
+        name="m",
+        image=images.dev_name("control-plane"),
+        image_pull_policy="Never",
+        command=["python", "-c", BACKEND],
+        env=[client.V1EnvVar(name="READY", value="1" if ready else "0")],
+        ports=[client.V1ContainerPort(container_port=8000, name="http")],
+        readiness_probe=client.V1Probe(
+            http_get=client.V1HTTPGetAction(path="/probe", port="http"), period_seconds=1, failure_threshold=1
+        ),
+        security_context=client.V1SecurityContext(
+            run_as_non_root=True, read_only_root_filesystem=True, allow_privilege_escalation=False
+        ),
+    )
     return client.V1Pod(
         metadata=client.V1ObjectMeta(name=name, labels={"app": "retr"}),
         spec=client.V1PodSpec(
-            node_name="router-test-node-without-agent",
-            containers=[client.V1Container(
-                name="m", image="none", ports=[client.V1ContainerPort(container_port=port, name="http")]
-            )],
+            containers=[container],
+            termination_grace_period_seconds=GRACE_S,
+            automount_service_account_token=False,
         ),
-    )  # fmt: skip
+    )
 
 
-def set_ready(core: client.CoreV1Api, namespace: str, name: str, ip: str, ready: bool) -> None:
-    status = {
-        "phase": "Running",
-        "podIP": ip,
-        "podIPs": [{"ip": ip}],
-        "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-    }
-    core.patch_namespaced_pod_status(name, namespace, {"status": status})
+async def running_ip(core: client.CoreV1Api, namespace: str, name: str) -> str:
+    found: dict[str, str] = {}
+
+    async def running() -> bool:
+        got: Any = await asyncio.to_thread(core.read_namespaced_pod, name, namespace)
+        if got.status.phase == "Running" and got.status.pod_ip:
+            found["ip"] = got.status.pod_ip
+        return "ip" in found
+
+    await eventually(running, timeout=90, what=f"{name} running")
+    return found["ip"]
 
 
-async def test_service_backend_resolves_to_ready_pods(
-    kube_api: client.ApiClient, namespace: str, echoes: Any, router_for: Any
+async def default_service_account(core: client.CoreV1Api, namespace: str) -> None:
+    # The controller-manager makes it just after the namespace; a Pod created before is refused.
+    async def made() -> bool:
+        names: Any = await asyncio.to_thread(core.list_namespaced_service_account, namespace)
+        return any(sa.metadata.name == "default" for sa in names.items)
+
+    await eventually(made, what="the namespace's default ServiceAccount")
+
+
+async def test_service_backend_follows_real_pods_through_their_endpointslices(
+    kube_api: client.ApiClient, namespace: str, router_for: Any
 ) -> None:
+    """Real Pods on the node behind a Service with a named targetPort; the router (default
+    backends: EndpointSlices, as the controller-manager writes them) follows their readiness,
+    keeps a draining Pod while nothing else is ready, and answers 503 once none is left."""
     core = client.CoreV1Api(kube_api)
-    # Each "Pod" gets its own loopback address, as the node agent gives them, on one port.
-    _, port = await echoes("a", host="127.0.0.11")
-    await echoes("b", host="127.0.0.12", port=port)
     core.create_namespaced_service(
         namespace,
         client.V1Service(
             metadata=client.V1ObjectMeta(name="retr"),
             spec=client.V1ServiceSpec(
-                selector={"app": "retr"}, ports=[client.V1ServicePort(port=8080, target_port="http")]
+                selector={"app": "retr"},
+                ports=[client.V1ServicePort(name="http", port=8080, target_port="http")],
             ),
         ),
-    )  # fmt: skip
-    for name in ("pod-a", "pod-b"):
-        core.create_namespaced_pod(namespace, pod(name, port))
-    set_ready(core, namespace, "pod-a", "127.0.0.11", True)
-    set_ready(core, namespace, "pod-b", "127.0.0.12", False)
+    )
+    await default_service_account(core, namespace)
+    core.create_namespaced_pod(namespace, backend_pod("pod-a", ready=True))
+    core.create_namespaced_pod(namespace, backend_pod("pod-b", ready=False))
+    ips = {name: await running_ip(core, namespace, name) for name in ("pod-a", "pod-b")}
     doc = {"route": "retriever", "version": 1, "primary": {"service": "retr", "port": 8080}}
     core.create_namespaced_config_map(namespace, configmap("shadowgate-route-retriever", doc))
     svc = await router_for(namespace)
+
+    async def set_ready(name: str, ready: bool) -> None:
+        # The test runs in the node's network namespace, so the Pod's IP is reachable directly.
+        async with httpx.AsyncClient() as c:
+            r = await c.get(f"http://{ips[name]}:8000/set-ready", params={"to": "1" if ready else "0"})
+            r.raise_for_status()
 
     async def versions(n: int = 20) -> set[str]:
         out = set()
@@ -275,13 +340,33 @@ async def test_service_backend_resolves_to_ready_pods(
     async def only(expected: set[str]) -> bool:
         return await versions() == expected
 
-    await eventually(lambda: only({"a"}), what="only the ready pod a")
-    set_ready(core, namespace, "pod-b", "127.0.0.12", True)
-    await eventually(lambda: only({"a", "b"}), what="both pods, round robin")
-    set_ready(core, namespace, "pod-a", "127.0.0.11", False)
-    await eventually(lambda: only({"b"}), what="pod a not ready")
-    core.delete_namespaced_pod("pod-b", namespace, grace_period_seconds=0)
-    await eventually(lambda: only({"503"}), what="no ready endpoint")
+    await eventually(lambda: only({"pod-a"}), timeout=30, what="only the ready pod a")
+    assert svc.endpoints.get(ServiceBackend(namespace, "retr", 8080)) == ((ips["pod-a"], 8000),)
+    await set_ready("pod-b", True)
+    await eventually(lambda: only({"pod-a", "pod-b"}), timeout=30, what="both pods, round robin")
+    await set_ready("pod-a", False)
+    await eventually(lambda: only({"pod-b"}), timeout=30, what="pod a not ready")
+
+    # Deleted, pod b drains for its grace period (it ignores SIGTERM): its endpoint turns
+    # terminating but still serving, and with no ready one left the router keeps sending to it.
+    deleted = time.monotonic()
+    core.delete_namespaced_pod("pod-b", namespace)
+
+    async def b_draining() -> bool:
+        slices: Any = await asyncio.to_thread(
+            client.DiscoveryV1Api(kube_api).list_namespaced_endpoint_slice,
+            namespace,
+            label_selector="kubernetes.io/service-name=retr",
+        )
+        conditions = [
+            ep.conditions for es in slices.items for ep in es.endpoints or [] if ips["pod-b"] in ep.addresses
+        ]
+        return any(c.terminating and c.serving and not c.ready for c in conditions)
+
+    await eventually(b_draining, what="pod b's endpoint serving and terminating")
+    got = await versions()
+    assert got == {"pod-b"}, f"{got}, {time.monotonic() - deleted:.1f} s after the delete (grace {GRACE_S} s)"
+    await eventually(lambda: only({"503"}), timeout=GRACE_S + 30, what="no ready endpoint")
     r = await get(svc, "/r/retriever/x")
     assert "no ready endpoint" in r.json()["error"]
 

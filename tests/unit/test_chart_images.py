@@ -95,13 +95,13 @@ def _router_rules(docs: list[dict[str, Any]]) -> list[tuple[str, str]]:
     ("value", "flag", "rules"),
     [
         pytest.param(
-            None, "--backends=pods", [("", "configmaps"), ("", "pods"), ("", "services")], id="default-pods"
-        ),
-        pytest.param(
-            '"endpointslices"',
+            None,
             "--backends=endpointslices",
             [("", "configmaps"), ("", "services"), ("discovery.k8s.io", "endpointslices")],
-            id="endpointslices",
+            id="default-endpointslices",
+        ),
+        pytest.param(
+            '"pods"', "--backends=pods", [("", "configmaps"), ("", "pods"), ("", "services")], id="pods"
         ),
     ],
 )

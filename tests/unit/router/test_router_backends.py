@@ -256,15 +256,16 @@ async def test_router_serves_a_service_backend_through_its_endpointslices(
         await svc.stop()
 
 
-async def test_pods_stay_the_default_source(fake_watches: dict[str, FakeWatcher]) -> None:
+async def test_endpointslices_are_the_default_source(fake_watches: dict[str, FakeWatcher]) -> None:
+    # A source built without naming its backends (as code outside the CLI does) reads slices too.
     svc = RouterService(ServiceSettings(port=0), None)
     svc.attach_source(KubeSource(k8s.ApiClient(), "ns", svc.endpoints, svc.app.forget_unused))
     await svc.start()
     try:
         await until(lambda: "configmaps" in fake_watches)
         fake_watches["configmaps"].deliver(kconfigmap(B))
-        await until(lambda: "pod/ns" in fake_watches)
-        assert set(fake_watches) == {"configmaps", "svc/ns", "pod/ns"}
+        await until(lambda: "slice/ns" in fake_watches)
+        assert set(fake_watches) == {"configmaps", "svc/ns", "slice/ns"}  # no Pods watched
     finally:
         await svc.stop()
 
@@ -272,12 +273,12 @@ async def test_pods_stay_the_default_source(fake_watches: dict[str, FakeWatcher]
 @pytest.mark.parametrize(
     ("argv", "env", "expected"),
     [
-        pytest.param([], {}, backends.DEFAULT, id="default"),
-        pytest.param([], {"SHADOWGATE_ROUTER_BACKENDS": "endpointslices"}, "endpointslices", id="env"),
+        pytest.param([], {}, "endpointslices", id="default"),
+        pytest.param([], {"SHADOWGATE_ROUTER_BACKENDS": "pods"}, "pods", id="env"),
         pytest.param(
-            ["--backends", "pods"],
-            {"SHADOWGATE_ROUTER_BACKENDS": "endpointslices"},
-            "pods",
+            ["--backends", "endpointslices"],
+            {"SHADOWGATE_ROUTER_BACKENDS": "pods"},
+            "endpointslices",
             id="flag-over-env",
         ),
     ],
