@@ -15,7 +15,8 @@ it. Same catalog; own RNG, so the main files do not move.
 Files: ``heldout/golden/{catalog,retrieval,rerank}.jsonl`` (a golden set
 ``shadowgate evaluate --golden data/heldout/golden`` loads) and
 ``heldout/training/{pairs,preservation}.jsonl`` (the second: unlabelled texts the
-adapter's preservation term reads, ``retriever.preservation_texts``). Each golden
+adapter's preservation term reads, ``retriever.preservation_texts``), and
+``heldout/query_log.jsonl`` for the user simulator (``query_log``). Each golden
 retrieval row also carries ``style`` (templated, free_form, like_title) and ``cluster``
 (its concept phrase, or its own id).
 """
@@ -141,6 +142,41 @@ def contains_any(sentence: str, phrases: Iterable[str]) -> bool:
     return False
 
 
+def query_log(rng: random.Random) -> list[dict[str, Any]]:
+    """The user simulator's held-out log: sessions of 1-3 recommendation queries, each a
+    golden concept phrase in a ``heldout.LOG_TEMPLATES`` wording, judged per item. It shares
+    no query with training (whose phrases are disjoint) nor with the golden set (whose
+    templates are), so a canary's no-click change on it is about unseen concepts."""
+    pool = []
+    for name, (themes, phrases) in heldout.GOLDEN_SLICES.items():
+        for phrase in phrases:
+            pool.append((phrase, "iyashikei", themes, build_data._slice_names(name)))
+    for category, by_theme in heldout.GOLDEN_GENRES.items():
+        for theme, phrases in by_theme.items():
+            for phrase in phrases:
+                pool.append((phrase, category, (theme,) if theme else (), [category.replace(" ", "_")]))
+    rows: list[dict[str, Any]] = []
+    ts = 1_795_000_000  # an arbitrary fixed start, after the main log's
+    session = 0
+    while len(rows) < heldout.LOG_ROWS:
+        session += 1
+        for _ in range(rng.choice((1, 1, 2, 3))):
+            phrase, category, themes, slices = rng.choice(pool)
+            ts += rng.randint(1, 90)
+            target = relevance.Target(category, themes, per_item=True)
+            rows.append(
+                {
+                    "intent": "recommend",
+                    "query": rng.choice(heldout.LOG_TEMPLATES).format(p=phrase),
+                    "session_id": f"h{session:05d}",
+                    "slices": slices,
+                    "target": target.to_dict(),
+                    "ts": ts,
+                }
+            )
+    return rows[: heldout.LOG_ROWS]
+
+
 def build(out: pathlib.Path, catalog: list[dict[str, Any]], seed: str) -> dict[str, Any]:
     """Write the track under ``out`` and return its part of the build report."""
     rng = random.Random(seed)
@@ -166,6 +202,9 @@ def build(out: pathlib.Path, catalog: list[dict[str, Any]], seed: str) -> dict[s
     build_data._write_jsonl(out / "golden" / "rerank.jsonl", rerank)
     build_data._write_jsonl(out / "training" / "pairs.jsonl", pairs)
     build_data._write_jsonl(out / "training" / "preservation.jsonl", ({"text": t} for t in preserve))
+    # Its own RNG, so the files above do not move when the log changes.
+    log = query_log(random.Random(f"{seed}:log"))
+    build_data._write_jsonl(out / "query_log.jsonl", log)
     return {
         "golden_retrieval_queries": len(golden),
         "golden_styles": dict(Counter(q["style"] for q in golden)),
@@ -177,5 +216,7 @@ def build(out: pathlib.Path, catalog: list[dict[str, Any]], seed: str) -> dict[s
         "training_queries": len(train),
         "training_pairs": len(pairs),
         "preservation_texts": len(preserve),
+        "query_log": len(log),
+        "query_log_distinct_queries": len({r["query"] for r in log}),
         "near_duplicates_dropped": dict(leak.dropped),
     }

@@ -259,6 +259,11 @@ FREE_FORM: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("スポーツ manga about a pitcher", "sports", ("baseball",)),
 )
 
+# The held-out query log's templates (the user simulator's queries, build_heldout.query_log):
+# golden phrases in wordings neither the golden set nor training uses.
+LOG_TEMPLATES = ("{p} manga recs", "anything {p}?", "I want to read something {p}", "{p} stories pls")
+LOG_ROWS = 1200
+
 LIKE_TEMPLATES = ("something like {title}", "more manga like {title}", "I loved {title}, what next?")
 LIKE_PER_SHELF = {"iyashikei": 24}
 LIKE_OTHER_SHELVES = 2  # titles per other shelf

@@ -1,26 +1,30 @@
-"""Reranker: scores (query, item text) pairs jointly and returns the items best first.
+"""Reranker: scores (query, item text) pairs and returns the items best first.
 
-It is cross-encoder-style in what it scores (each pair together, through interaction
-features) but reuses MiniLM sentence embeddings instead of a full cross-attention pass, so
-it is small enough to train here. For query embedding q and item embedding t (both
-normalized) the features are ``[q * t, |q - t|, q . t]`` (2d + 1 = 769 values) and the
-score is a linear or one-hidden-layer MLP head over them.
+Two modes (``config.mode``):
 
-Files: ``weights`` (``linear.*`` 1 x 769 or ``hidden.*`` h x 769 / ``out.*`` 1 x h).
-Config: ``max_items`` (default 100), ``encoder``.
+- ``features`` (default): NOT a cross-encoder. It embeds query and item separately with
+  MiniLM and scores the pair-interaction features ``[q * t, |q - t|, q . t]`` (2d + 1 = 769
+  values) with a linear or one-hidden-layer MLP head. A linear head with weight only on
+  ``q . t`` is exactly the bi-encoder's cosine order.
+  Files: ``weights`` (``linear.*`` 1 x 769 or ``hidden.*`` h x 769 / ``out.*`` 1 x h).
+- ``cross``: a cross-encoder, query and item text through one transformer
+  (``cross_encoding.CrossScorer``). Files: ``weights`` (``encoder.*`` + ``head.*``).
+  Config: ``max_length`` (tokens per pair, default 128).
+
+Config for both: ``max_items`` (default 100), ``encoder``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import pydantic
 import torch
 
 from model_server.errors import BadInput
-from model_server.handlers import base, encoder, weights
+from model_server.handlers import base, cross_encoding, encoder, weights
 from model_server.handlers.classifier import parse_config
 
 QUERY = base.TensorSpec("query", "BYTES", (1,))
@@ -35,6 +39,8 @@ class RerankerConfig(pydantic.BaseModel):
 
     max_items: int = pydantic.Field(default=100, ge=1, le=10_000)
     encoder: str | None = None
+    mode: Literal["features", "cross"] = "features"
+    max_length: int = pydantic.Field(default=128, ge=8, le=512)
 
 
 @dataclass(frozen=True)
@@ -57,8 +63,14 @@ class RerankerHandler(base.BaseHandler):
     def initialize(self, context: base.Context) -> None:
         super().initialize(context)
         self.config: RerankerConfig = parse_config(context.manifest.config, RerankerConfig)
-        self.encoder = encoder.shared_encoder(self.config.encoder)
         path = context.file("weights")
+        self.cross: cross_encoding.CrossScorer | None = None
+        if self.config.mode == "cross":
+            self.cross = cross_encoding.CrossScorer(
+                encoder.resolve_path(self.config.encoder), path, self.config.max_length
+            )
+            return
+        self.encoder = encoder.shared_encoder(self.config.encoder)
         self.head = weights.build_head(weights.load_tensors(path), 2 * self.encoder.dim + 1, 1, path.name)
 
     def warmup_instances(self) -> list[Any]:
@@ -90,6 +102,9 @@ class RerankerHandler(base.BaseHandler):
         return Pairs(query=query, ids=tuple(ids), texts=tuple(texts))
 
     def inference(self, batch: Sequence[Pairs]) -> list[tuple[Pairs, list[float]]]:
+        if self.cross is not None:
+            scores = self.cross.score([(p.query, t) for p in batch for t in p.texts])
+            return _split(batch, scores)
         # One encoder pass for every query and item text in the batch.
         texts = [p.query for p in batch] + [t for p in batch for t in p.texts]
         embedded = self.encoder.embed(texts)
@@ -97,13 +112,7 @@ class RerankerHandler(base.BaseHandler):
         owner = torch.tensor([i for i, p in enumerate(batch) for _ in p.texts])
         with torch.inference_mode():
             scores = self.head(pair_features(queries[owner], items)).squeeze(-1)
-        flat: list[float] = scores.tolist()
-        out: list[tuple[Pairs, list[float]]] = []
-        start = 0
-        for p in batch:
-            out.append((p, flat[start : start + len(p.texts)]))
-            start += len(p.texts)
-        return out
+        return _split(batch, scores.tolist())
 
     def postprocess(self, output: list[tuple[Pairs, list[float]]]) -> list[Any]:
         results = []
@@ -129,6 +138,16 @@ class RerankerHandler(base.BaseHandler):
             base.Tensor("ids", "BYTES", shape, [i["id"] for i in items]),
             base.Tensor("scores", "FP32", shape, [i["score"] for i in items]),
         ]
+
+
+def _split(batch: Sequence[Pairs], flat: list[float]) -> list[tuple[Pairs, list[float]]]:
+    """Each request's slice of the batch's flat score list."""
+    out: list[tuple[Pairs, list[float]]] = []
+    start = 0
+    for p in batch:
+        out.append((p, flat[start : start + len(p.texts)]))
+        start += len(p.texts)
+    return out
 
 
 def _missing(index: int) -> str:

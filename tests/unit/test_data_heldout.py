@@ -75,13 +75,31 @@ def test_clusters_are_concepts() -> None:
     assert set(templated.values()) <= {3, 6}  # one query per golden template
 
 
+def test_simulator_log_shares_no_query_with_training_or_golden() -> None:
+    from shadowgate.simulator import workload
+
+    log = [json.loads(line) for line in (HELD / "query_log.jsonl").read_text().splitlines()]
+    queries = {r["query"] for r in log}
+    training = {
+        json.loads(line)["query"] for line in (HELD / "training" / "pairs.jsonl").read_text().splitlines()
+    }
+    main_log = {
+        json.loads(line)["query"] for line in (ROOT / "data" / "query_log.jsonl").read_text().splitlines()
+    }
+    assert queries.isdisjoint(training | main_log)
+    assert queries.isdisjoint(r["query"] for r in ROWS)
+    assert not [q for q in queries if build_heldout.contains_any(q, build_heldout.training_phrases())]
+    load = workload.load(HELD / "query_log.jsonl", ROOT / "data" / "catalog.jsonl")
+    assert len(load.sessions) >= 500 and all(t.per_item for s in load.sessions for _, t in s)
+
+
 @pytest.mark.slow
 def test_committed_files_are_what_the_generator_writes(tmp_path: pathlib.Path) -> None:
     catalog: list[dict[str, Any]] = [
         json.loads(line) for line in (ROOT / "data" / "catalog.jsonl").read_text().splitlines()
     ]
     build_heldout.build(tmp_path, catalog, "7:heldout")
-    for part in ("golden/retrieval.jsonl", "golden/rerank.jsonl", "training/pairs.jsonl"):
+    for part in ("golden/retrieval.jsonl", "golden/rerank.jsonl", "training/pairs.jsonl", "query_log.jsonl"):
         assert (tmp_path / part).read_bytes() == (HELD / part).read_bytes(), part
     assert (tmp_path / "training/preservation.jsonl").read_bytes() == (
         HELD / "training/preservation.jsonl"
