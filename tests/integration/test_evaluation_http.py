@@ -160,6 +160,14 @@ def test_baselines_beside_the_model(fixture_set: dict[str, pathlib.Path], tmp_pa
     assert lookup["slices"]["iyashikei"]["recall@3"] == 0.0
     assert "slice (n) | retriever 1.0.0 | lookup | bm25" in proc.stderr
     assert "horror (1) |" in proc.stderr
+    saved = tmp_path / "production.json"
+    saved.write_text(json.dumps({**out, "model": {**out["model"], "version": "0.9-prod"}}))
+    again = evaluate(
+        "--archive", str(fixture_set["retriever"]), "--golden", str(fixture_set["golden"]),
+        "--baselines", str(pairs), "--compare", str(saved),
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "slice (n) | retriever 1.0.0 | retriever 0.9-prod | lookup | bm25" in again.stderr
 
 
 def test_endpoint_and_archive_agree(fixture_set: dict[str, pathlib.Path]) -> None:

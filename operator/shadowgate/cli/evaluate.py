@@ -5,8 +5,9 @@ Either ``--endpoint URL --model NAME`` (a running model server's inference port)
 model name comes from the archive's manifest). ``--baselines PAIRS`` adds the trivial
 baselines (``evaluation.baselines``: phrase lookup over the training pairs file, BM25) under
 ``baselines`` in the JSON, and prints a per-slice Recall@3 table of the model beside them on
-stderr. Exit codes: 0 results printed, 1 the
-evaluation failed (message says why), 2 bad arguments or an unusable golden set.
+stderr; ``--compare RESULTS`` (repeatable) adds saved results, e.g. production's, to it.
+Exit codes: 0 results printed, 1 the evaluation failed (message says why), 2 bad arguments
+or an unusable golden set.
 """
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ def register(sub: Any) -> None:
         type=pathlib.Path,
         metavar="PAIRS",
         help="training pairs file (data/training/pairs.jsonl): also score the lookup and BM25 baselines",
+    )
+    p.add_argument(
+        "--compare",
+        type=pathlib.Path,
+        action="append",
+        default=[],
+        metavar="RESULTS",
+        help="with --baselines: another model's results JSON (e.g. production's) to put in the table",
     )
     p.add_argument("--out", type=pathlib.Path, help="also write the JSON here")
     p.set_defaults(func=run)
@@ -104,8 +113,13 @@ def run(args: argparse.Namespace) -> int:
             _err(f"--baselines: {exc}")
             return EXIT_USAGE
         results["baselines"] = baselines.evaluate(gold, pairs, args.k)
+        try:
+            others = [json.loads(path.read_text()) for path in args.compare]
+        except (OSError, ValueError) as exc:
+            _err(f"--compare: {exc}")
+            return EXIT_USAGE
         if "retrieval" in results["metrics"]:
-            print(_table(results), file=sys.stderr)
+            print(_table(results, others), file=sys.stderr)
     text = json.dumps(results, indent=2, sort_keys=True)
     if args.out:
         args.out.write_text(text + "\n")
@@ -113,9 +127,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table(results: dict[str, Any]) -> str:
-    """Recall@3 per slice: the model, then each baseline (queries per slice in brackets)."""
+def _table(results: dict[str, Any], others: list[dict[str, Any]]) -> str:
+    """Recall@3 per slice: the model, each ``--compare``d result that has retrieval metrics,
+    then each baseline (queries per slice in brackets)."""
     arms = {f"{results['model']['name']} {results['model']['version']}": results["metrics"]["retrieval"]}
+    for other in others:
+        if "retrieval" in other.get("metrics", {}):
+            arms[f"{other['model']['name']} {other['model']['version']}"] = other["metrics"]["retrieval"]
     arms.update({name: m["retrieval"] for name, m in results["baselines"].items()})
     own = results["metrics"]["retrieval"]
     rows = [("global", own["global"].get("n", 0))] + [(s, v.get("n", 0)) for s, v in own["slices"].items()]
