@@ -5,23 +5,30 @@ in-process with a TokenRequest token of the chart's router ServiceAccount, so it
 sufficient (a missing rule would leave the watch at 403 and no endpoint would appear) and to hold
 no Pods. The Service is selectorless and its EndpointSlices hand-made, so every condition a slice
 can carry is set exactly; the addresses are resolved, not dialled (test_router_kube.py follows
-real Pods' slices end to end).
+real Pods' slices end to end). Last, the chart's router runs as its own container and serves a
+real Pod through ``kubectl port-forward``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import pathlib
+import re
+import subprocess
 import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from kubernetes import client, config
+from shadowgate.devstack import images
 from test_chart_install import CHART, can, helm, make_namespace, sa_kubeconfig
+from test_router_kube import backend_pod
 
 from router.kubesource import KubeSource, make_backends
 from router.service import RouterService, ServiceSettings
@@ -158,3 +165,78 @@ async def test_service_backend_follows_its_endpointslices(
     await until_endpoints(router, b, {("10.213.0.5", 9000)})
     discovery.delete_namespaced_endpoint_slice("retr-a", namespace)
     await until_endpoints(router, b, set())
+
+
+def route_table(route: str, service: str, port: int) -> client.V1ConfigMap:
+    doc = {"route": route, "version": 1, "primary": {"service": service, "port": port}}
+    return client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(
+            name=f"shadowgate-route-{route}", labels={"shadowgate.dev/route-table": "true"}
+        ),
+        data={"route.json": orjson.dumps(doc).decode()},
+    )
+
+
+def test_the_charts_router_container_serves_a_pod_through_port_forward(
+    stack: Any, kube_api: client.ApiClient
+) -> None:
+    """The chart's router Deployment as a container (its default EndpointSlices Role, bound to
+    0.0.0.0) sends a request to a real backend Pod, and `kubectl port-forward` reaches it: the
+    runtime dials the Pod's localhost, which a Pod-IP bind would refuse."""
+    namespace = make_namespace(kube_api)
+    name = f"sg{uuid.uuid4().hex[:6]}"
+    core = client.CoreV1Api(kube_api)
+    forward: subprocess.Popen[str] | None = None
+    try:
+        helm(
+            stack, "install", name, str(CHART), "--namespace", namespace,
+            "--set-json", f'watchNamespaces=["{namespace}"]',
+            "--set-json", f"image={json.dumps(images.chart_image_values())}",
+            "--set-json", "operator.replicas=0",
+            "--set-json", 'router.routes=[{"name":"retriever","replicas":1}]',
+            "--wait", "--timeout", "120s",
+        )  # fmt: skip
+        core.create_namespaced_service(
+            namespace,
+            client.V1Service(
+                metadata=client.V1ObjectMeta(name="retr"),
+                spec=client.V1ServiceSpec(
+                    selector={"app": "retr"},
+                    ports=[client.V1ServicePort(name="http", port=8080, target_port="http")],
+                ),
+            ),
+        )
+        core.create_namespaced_pod(namespace, backend_pod("pod-a", ready=True))
+        core.create_namespaced_config_map(namespace, route_table("retriever", "retr", 8080))
+        pods: Any = core.list_namespaced_pod(
+            namespace, label_selector="app.kubernetes.io/name=shadowgate-router"
+        )
+        (router,) = [p for p in pods.items if p.metadata.deletion_timestamp is None]
+        port = router.spec.containers[0].ports[0].container_port
+        # ":port" lets kubectl pick a free local port and print it.
+        forward = subprocess.Popen(
+            [str(stack.bin_dir / "kubectl"), f"--kubeconfig={stack.kubeconfig}", "-n", namespace,
+             "port-forward", f"pod/{router.metadata.name}", f":{port}"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        assert forward.stdout is not None
+        line = forward.stdout.readline()
+        found = re.search(r"Forwarding from 127\.0\.0\.1:(\d+)", line)
+        assert found, line
+        local = f"http://127.0.0.1:{found.group(1)}"
+        deadline, last = time.monotonic() + 90, ""
+        while time.monotonic() < deadline:  # until the backend Pod is Ready and in its slice
+            r = httpx.get(f"{local}/r/retriever/x", timeout=10)
+            if r.status_code == 200:
+                break
+            last = f"{r.status_code} {r.text}"
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"the route never answered through the forward: {last}")
+        assert r.json()["version"] == "pod-a" and r.headers["X-Served-By"] == "primary"
+    finally:
+        if forward is not None:
+            forward.terminate()
+            forward.wait(10)
+        helm(stack, "uninstall", name, "--namespace", namespace, "--wait", check=False)
+        core.delete_namespace(namespace)
