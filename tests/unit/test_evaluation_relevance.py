@@ -61,3 +61,29 @@ def test_round_trip_and_shelf_level_bytes_unchanged() -> None:
 def test_bad_targets(raw: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="target\\."):
         relevance.Target.from_dict(raw)
+
+
+def test_golden_clusters_reach_the_per_query_results() -> None:
+    import json
+
+    from shadowgate.evaluation import golden, ranking
+
+    row = {
+        "id": "q1",
+        "query": "soothing manga",
+        "slices": ["s"],
+        "judgments": {"m1": 3},
+        "cluster": "healing:x",
+    }
+    files = {
+        "catalog.jsonl": json.dumps({"id": "m1", "title": "T", "genres": [], "synopsis": "s"}) + "\n",
+        "retrieval.jsonl": json.dumps(row) + "\n",
+    }
+    (q,) = golden.load_files(files).retrieval
+    assert q.cluster == "healing:x"
+    out = ranking.aggregate(
+        [ranking.Scored(q.slices, ranking.query_metrics(["m1"], q.judgments), q.id, q.cluster)]
+    )
+    assert out["queries"][0]["cluster"] == "healing:x"  # type: ignore[index]
+    with pytest.raises(golden.GoldenSetError, match="'cluster' must be a string"):
+        golden.load_files({**files, "retrieval.jsonl": json.dumps({**row, "cluster": 3}) + "\n"})

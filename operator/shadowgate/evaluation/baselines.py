@@ -96,7 +96,9 @@ def evaluate(golden: GoldenSet, pairs: Sequence[Mapping[str, Any]], k: int = 10)
     out: dict[str, dict[str, Any]] = {}
     for name, ranker in rankers.items():
         scored = [
-            ranking.Scored(q.slices, ranking.query_metrics(ranker.rank(q.query, k), q.judgments), q.id)
+            ranking.Scored(
+                q.slices, ranking.query_metrics(ranker.rank(q.query, k), q.judgments), q.id, q.cluster
+            )
             for q in golden.retrieval
         ]
         out[name] = {"retrieval": ranking.aggregate(scored)}

@@ -181,7 +181,9 @@ class Evaluator:
         for q, answer in zip(golden.retrieval, answers, strict=True):
             items = _items(answer, calls)
             scored.append(
-                ranking.Scored(q.slices, ranking.query_metrics([i["id"] for i in items], q.judgments), q.id)
+                ranking.Scored(
+                    q.slices, ranking.query_metrics([i["id"] for i in items], q.judgments), q.id, q.cluster
+                )
             )
             outputs.append(safety.Output(items, answer or {}))
         return {"retrieval": ranking.aggregate(scored), "safety": safety.metrics(outputs, golden.catalog)}
@@ -207,7 +209,10 @@ class Evaluator:
             shown = {c: r.query.judgments.get(c, 0) for c in r.candidates}
             scored.append(
                 ranking.Scored(
-                    r.query.slices, ranking.query_metrics([i["id"] for i in items], shown), r.query.id
+                    r.query.slices,
+                    ranking.query_metrics([i["id"] for i in items], shown),
+                    r.query.id,
+                    r.query.cluster,
                 )
             )
             outputs.append(safety.Output(items, answer or {}, allowed=set(r.candidates)))

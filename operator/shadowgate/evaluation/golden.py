@@ -48,6 +48,9 @@ class RetrievalQuery:
     query: str
     slices: tuple[str, ...]
     judgments: Mapping[str, int]
+    # Queries generated from one concept share a cluster (optional; a statistic that treats
+    # them as one unit reads it from the per-query results).
+    cluster: str = ""
 
 
 @dataclass(frozen=True)
@@ -211,7 +214,11 @@ def _retrieval(data: bytes, catalog: Mapping[str, Item], source: str) -> tuple[R
         slices = obj.get("slices", [])
         if not isinstance(slices, list) or not all(isinstance(s, str) and s and "." not in s for s in slices):
             raise GoldenSetError(f"{where}: field 'slices' must be a list of names without dots")
-        out.append(RetrievalQuery(qid, _field(obj, "query", str, where), tuple(slices), dict(judgments)))
+        cluster = obj.get("cluster", "")
+        if not isinstance(cluster, str):
+            raise GoldenSetError(f"{where}: field 'cluster' must be a string")
+        query = _field(obj, "query", str, where)
+        out.append(RetrievalQuery(qid, query, tuple(slices), dict(judgments), cluster))
     return tuple(out)
 
 

@@ -8,8 +8,9 @@ Definitions (documented in docs/data.md; ``relevant`` means grade >= ``RELEVANT_
 A query without any relevant item is skipped (it cannot be scored), and counted.
 
 ``aggregate`` also lists every scored query's own metrics under ``queries`` (id, slices,
-metrics): per-slice gates compare candidate and baseline query by query (paired), which a
-slice mean cannot support (docs/gates.md, ``slice-regression``).
+its concept ``cluster`` when the golden set names one, metrics): per-slice gates compare
+candidate and baseline query by query (paired), which a slice mean cannot support
+(docs/gates.md, ``slice-regression``).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class Scored:
     slices: tuple[str, ...]
     metrics: Mapping[str, float | None]
     id: str = ""
+    cluster: str = ""  # the golden query's concept cluster, when the golden set names one
 
 
 def _mean(rows: Iterable[Mapping[str, float | None]]) -> dict[str, float]:
@@ -96,7 +98,12 @@ def aggregate(scored: Sequence[Scored]) -> dict[str, object]:
     result["slices"] = slices
     result["unscorable_queries"] = len(scored) - len(usable)
     result["queries"] = [
-        {"id": s.id, "slices": list(s.slices), **{k: v for k, v in s.metrics.items() if v is not None}}
+        {
+            "id": s.id,
+            "slices": list(s.slices),
+            **({"cluster": s.cluster} if s.cluster else {}),
+            **{k: v for k, v in s.metrics.items() if v is not None},
+        }
         for s in usable
     ]
     return result
