@@ -62,7 +62,7 @@ async def test_retry_policy(answers: list[Any], calls: int, ok: bool) -> None:
         if ok:
             assert (await api.query("up", at=2.0))["status"] == "success"
         else:
-            with pytest.raises(PrometheusError, match="after 3 tries: HTTP 503"):
+            with pytest.raises(PrometheusError, match=r"after 3 tries \(http://prom\): HTTP 503"):
                 await api.query("up")
     finally:
         await api.aclose()
@@ -157,7 +157,7 @@ def test_a_failed_sample_count_holds_the_phase_and_is_logged(caplog: pytest.LogC
 
     class Down:
         def count(self, phase: Phase, route: str, window_s: float) -> int | None:
-            raise PrometheusError("prometheus at http://prom unreachable after 3 tries: ConnectError")
+            raise PrometheusError("prometheus unreachable after 3 tries (http://prom): ConnectError")
 
     table = {"route": "retriever", "version": 1, "primary": {"service": "retriever", "port": 8080}}
     rt, deployments, _, _, clock = harness({"retriever": table})

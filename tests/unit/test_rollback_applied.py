@@ -124,6 +124,11 @@ def test_prometheus_router_versions_unreachable_is_a_reason() -> None:
     assert isinstance(got, str) and "ConnectError" in got and "3 tries" in got
 
 
+def test_prometheus_router_versions_try_once_by_default() -> None:
+    """Asked again at every analysis, so an outage costs one try per reconcile."""
+    assert PrometheusRouterVersions("http://prom").api.policy.tries == 1
+
+
 @pytest.mark.parametrize(
     ("table", "want"),
     [

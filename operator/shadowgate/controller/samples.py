@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from shadowgate.core.gates.observations import Unavailable
 from shadowgate.core.lifecycle.phases import Phase
 from shadowgate.core.verdicts import InconclusiveReason
-from shadowgate.sources.promapi import PrometheusAPI, PrometheusError, RetryPolicy
+from shadowgate.sources.promapi import ONE_TRY, PrometheusAPI, PrometheusError, RetryPolicy
 from shadowgate.sources.prometheus_response import parse_instant
 
 if TYPE_CHECKING:  # the test seam's type only: httpx stays inside shadowgate.sources
@@ -51,7 +51,7 @@ class PrometheusSamples:
         self, base_url: str, *, policy: RetryPolicy | None = None, transport: AsyncBaseTransport | None = None
     ) -> None:
         self._base_url = base_url
-        self._policy = policy or RetryPolicy(timeout_s=3.0)
+        self._policy = policy or ONE_TRY
         self._transport = transport
 
     def count(self, phase: Phase, route: str, window_s: float) -> int | None:

@@ -1,9 +1,12 @@
 """The one Prometheus HTTP API client: gates, sample counts, router versions and reports.
 
 One retry policy for all of them: transport errors (refused, timeouts) and 5xx answers are
-retried ``tries - 1`` times with exponential backoff; any other answer is returned as its
-decoded JSON body, so a 4xx's error envelope (a bad query) reaches the response parser
-(``prometheus_response``) and is reported as Prometheus worded it. What cannot be answered at
+retried ``tries - 1`` times with exponential backoff (gates and reports: 3 tries; the sample
+count and the router versions, asked again at every analysis, ``ONE_TRY``: the next analysis
+is their retry, so a reconcile during an outage takes no longer than one gate query's
+retries); any other answer is returned as its decoded JSON body, so a 4xx's error envelope
+(a bad query) reaches the response parser (``prometheus_response``) and is reported as
+Prometheus worded it. What cannot be answered at
 all raises ``PrometheusError`` with the reason; callers turn it into their own verdict
 (a gate's QueryError, a held phase, a report error) and never drop it silently.
 
@@ -35,6 +38,10 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.tries < 1 or self.timeout_s <= 0 or self.backoff_s < 0:
             raise ValueError("tries must be >= 1, timeout_s > 0 and backoff_s >= 0")
+
+
+# For a query the operator asks again at every analysis anyway.
+ONE_TRY = RetryPolicy(tries=1, timeout_s=3.0)
 
 
 class PrometheusAPI:
@@ -93,4 +100,4 @@ class PrometheusAPI:
                 raise PrometheusError(
                     f"HTTP {resp.status_code}: answer is not JSON: {resp.text[:200]!r}"
                 ) from None
-        raise PrometheusError(f"prometheus at {self.base_url} unreachable after {policy.tries} tries: {last}")
+        raise PrometheusError(f"prometheus unreachable after {policy.tries} tries ({self.base_url}): {last}")

@@ -15,7 +15,7 @@ from typing import Protocol
 import httpx
 
 from shadowgate.core.gates import templates
-from shadowgate.sources.promapi import PrometheusAPI, PrometheusError, RetryPolicy
+from shadowgate.sources.promapi import ONE_TRY, PrometheusAPI, PrometheusError, RetryPolicy
 from shadowgate.sources.prometheus_response import parse_versions
 
 __all__ = ["QUERY", "PrometheusRouterVersions", "RouterVersions", "parse_versions"]
@@ -38,12 +38,10 @@ class PrometheusRouterVersions:
         query: str = QUERY,
         api: PrometheusAPI | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        timeout_s: float = 3.0,
+        policy: RetryPolicy = ONE_TRY,
     ) -> None:
         self._owned = api is None
-        self.api = api or PrometheusAPI(
-            base_url, policy=RetryPolicy(timeout_s=timeout_s), transport=transport
-        )
+        self.api = api or PrometheusAPI(base_url, policy=policy, transport=transport)
         self._query = query
 
     async def aclose(self) -> None:
