@@ -129,6 +129,26 @@ BAD = [
         id="unknown-gate-kind",
     ),
     pytest.param(
+        with_changes("gates", {"preset": "nope"}),
+        'spec.gates.preset: Unsupported value: "nope"',
+        id="unknown-preset",
+    ),
+    pytest.param(
+        with_changes("gates", {"extra": [{"name": "x", "kind": "threshold", "metric": "m"}]}),
+        "a threshold gate needs min, max or metrics",
+        id="threshold-without-bound",
+    ),
+    pytest.param(
+        with_changes("gates", {"extra": [{"name": "x", "kind": "check"}, {"name": "x", "kind": "check"}]}),
+        "spec.gates.extra[1]: Duplicate value",
+        id="duplicate-gate-names",
+    ),
+    pytest.param(
+        with_changes("model.resources", {"requests": {"cpu": "half a core"}}),
+        "spec.model.resources.requests.cpu",
+        id="bad-resource-quantity",
+    ),
+    pytest.param(
         with_changes("shadow", _DELETE) | {"canary": None, "evaluation": None},
         "automatic promotion needs at least one of evaluation, shadow or canary",
         id="no-evidence-at-all",

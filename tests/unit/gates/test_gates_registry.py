@@ -8,7 +8,7 @@ import typing
 
 import pytest
 import yaml
-from shadowgate.core.gates import parsing, plans, registry, specs
+from shadowgate.core.gates import parsing, plans, presets, registry, specs
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
@@ -46,3 +46,10 @@ def test_a_kinds_plan_is_answered_by_what_it_evaluates(kind: specs.Kind) -> None
     entry = registry.of(spec)
     assert isinstance(spec, entry.spec) and entry.default_source in entry.sources
     assert plans.ANSWERS[type(registry.plan(spec))] is entry.observation
+
+
+def test_the_crd_preset_enum_is_the_presets() -> None:
+    """An unknown preset is rejected by the API server, not first by the operator."""
+    crd = yaml.safe_load((ROOT / "crds" / "candidate.yaml").read_text())
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert spec["properties"]["gates"]["properties"]["preset"]["enum"] == sorted(presets.PRESETS)
