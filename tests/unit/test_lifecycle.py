@@ -50,6 +50,15 @@ def unsure(name: str = "noclick") -> GateResult:
     return GateResult(gate=name, verdict=Verdict.INCONCLUSIVE, reason=InconclusiveReason.NO_DATA)
 
 
+def outage(name: str = "noclick") -> GateResult:
+    return GateResult(gate=name, verdict=Verdict.INCONCLUSIVE, reason=InconclusiveReason.QUERY_ERROR)
+
+
+def erring(action: InconclusiveAction = InconclusiveAction.ROLLBACK, limit: int | None = 2) -> LifecycleSpec:
+    """SPEC whose query errors have their own limit (inconclusive_limit stays 3)."""
+    return dataclasses.replace(SPEC, inconclusive_action=action, query_error_limit=limit)
+
+
 def limited(gate: str) -> LifecycleSpec:
     """SPEC with one gate named ``gate`` whose own failureLimit is 1."""
     raw = {"name": gate, "kind": "threshold", "metric": "sum(x)", "max": 1, "failureLimit": 1}
@@ -331,6 +340,34 @@ CASES = [
         ["RestoreRoutes", "DeleteWorkload", "RecordRollback"],
         id="canary-inconclusive-limit-rollback",
     ),
+    pytest.param(
+        st(Phase.CANARY, step=0, weight=10, inconclusive_count=1, query_error_count=1),
+        obs(erring(), gates=(outage(),)),
+        Phase.ROLLING_BACK,
+        ["RestoreRoutes", "DeleteWorkload", "RecordRollback"],
+        id="canary-query-error-limit-before-inconclusive-limit",
+    ),
+    pytest.param(
+        st(Phase.CANARY, step=0, weight=10, inconclusive_count=1, query_error_count=1),
+        obs(erring(), gates=(unsure(),)),
+        Phase.CANARY,
+        [],
+        id="canary-no-data-is-not-an-outage",
+    ),
+    pytest.param(
+        st(Phase.CANARY, step=0, weight=10, inconclusive_count=1, query_error_count=1),
+        obs(erring(limit=None), gates=(outage(),)),
+        Phase.CANARY,
+        [],
+        id="canary-query-errors-without-their-own-limit-are-inconclusive",
+    ),
+    pytest.param(
+        st(Phase.CANARY, step=0, weight=10, inconclusive_count=1, query_error_count=1),
+        obs(erring(InconclusiveAction.PAUSE), gates=(outage(), ok())),
+        Phase.PAUSED,
+        [],
+        id="canary-query-error-limit-pause",
+    ),
     # Promoting
     pytest.param(
         st(Phase.PROMOTING),
@@ -454,3 +491,27 @@ def test_transition(status: Status, observed: o.Observations, phase: Phase, acti
         last = decision.status.history[-1]
         assert (last.from_phase, last.to_phase, last.time) == (str(status.phase), str(phase), T0)
         assert last.reason in events(decision.actions)
+
+
+@pytest.mark.parametrize(
+    ("gates", "before", "after", "event"),
+    [
+        pytest.param((outage(),), (0, 0), (1, 1), "GateInconclusive", id="outage-counts-twice"),
+        pytest.param((unsure(),), (1, 1), (2, 0), None, id="no-data-resets-the-outage-count"),
+        pytest.param((ok(),), (2, 1), (0, 0), None, id="all-pass-resets-both"),
+        pytest.param((outage(),), (1, 1), (2, 2), "QueryErrorLimit", id="hold-warns-once-at-the-limit"),
+    ],
+)
+def test_inconclusive_and_query_error_counts(
+    gates: tuple[GateResult, ...], before: tuple[int, int], after: tuple[int, int], event: str | None
+) -> None:
+    """(inconclusiveCount, queryErrorCount) before and after one analysis in Shadow, held there by
+    a minimum request count it never reaches; ``hold`` keeps the phase and warns at the limit."""
+    status = st(Phase.SHADOW, 30, inconclusive_count=before[0], query_error_count=before[1])
+    spec = dataclasses.replace(erring(InconclusiveAction.HOLD), shadow_min_requests=10**9)
+    decision = transition(status, obs(spec, gates=gates, samples=0), T0)
+    assert decision.status.phase is Phase.SHADOW
+    assert (decision.status.inconclusive_count, decision.status.query_error_count) == after
+    events = [a.reason for a in decision.actions if isinstance(a, o.EmitEvent)]
+    assert events == ([event] if event else [])
+    assert Status.from_dict(decision.status.to_dict()).query_error_count == after[1]

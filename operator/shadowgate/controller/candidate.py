@@ -85,6 +85,7 @@ class Inconclusive(_Model):
 
 class Policy(_Model):
     failure_limit: int = Field(default=defaults.FAILURE_LIMIT, alias="failureLimit", ge=1, le=100)
+    query_error_limit: int | None = Field(default=None, alias="queryErrorLimit", ge=1, le=1000)
     inconclusive: Inconclusive = Inconclusive()
     promotion: Promotion = defaults.PROMOTION
     deploy_timeout: str = Field(default=defaults.DEPLOY_TIMEOUT, alias="deployTimeout")
@@ -134,6 +135,7 @@ class CandidateSpec(_Model):
             failure_limit=self.policy.failure_limit,
             inconclusive_action=self.policy.inconclusive.action,
             inconclusive_limit=self.policy.inconclusive.limit,
+            query_error_limit=self.policy.query_error_limit,
             promotion=self.policy.promotion,
             paused=self.paused,
             approve=self.approve,

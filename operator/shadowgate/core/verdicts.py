@@ -2,9 +2,10 @@
 
 A verdict is Pass, Fail or Inconclusive. Inconclusive always carries a reason, because
 "why can't we decide yet" is what a person watching a rollout needs to know (a QueryError is
-an outage, InsufficientSamples is patience). The lifecycle does not branch on the reason:
-every Inconclusive analysis counts towards the Candidate's ``policy.inconclusive.limit``
-(``lifecycle.gating`` / ``transition``). Inconclusive is never Pass.
+an outage, InsufficientSamples is patience). Every Inconclusive analysis counts towards the
+Candidate's ``policy.inconclusive.limit``; QueryErrors also count towards its own
+``policy.queryErrorLimit`` when one is set (``lifecycle.gating`` / ``transition``).
+Inconclusive is never Pass.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 A non-critical gate must fail ``failure_limit`` analyses in a row before the failure is
 decisive; a critical gate fails at once. A Pass resets the counter; Inconclusive leaves it
-alone (missing data neither convicts nor acquits). Inconclusive is never Pass.
+alone (missing data neither convicts nor acquits). Inconclusive is never Pass. The analysis
+also says which gates could not be measured at all (QueryError), so the lifecycle can give an
+outage its own limit (``policy.queryErrorLimit``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shadowgate.core.lifecycle.status import GateStatus
-from shadowgate.core.verdicts import GateResult, Verdict
+from shadowgate.core.verdicts import GateResult, InconclusiveReason, Verdict
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,11 @@ class Analysis:
     @property
     def all_pass(self) -> bool:
         return not self.failed and not self.inconclusive
+
+    @property
+    def query_errors(self) -> tuple[GateStatus, ...]:
+        """The inconclusive gates whose source or query failed (an outage, not patience)."""
+        return tuple(g for g in self.inconclusive if g.result.reason is InconclusiveReason.QUERY_ERROR)
 
 
 def fold(

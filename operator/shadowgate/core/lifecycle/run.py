@@ -24,7 +24,7 @@ from shadowgate.core.lifecycle.status import HISTORY_LIMIT, HistoryEntry, Status
 def fresh_analysis(now: datetime | None = None) -> dict[str, Any]:
     """Status changes that start a phase's analysis afresh. A phase's first analysis waits one
     interval (``now``), so its gates see a full window of data."""
-    return dict(last_analysis=now, inconclusive_count=0, unavailable_since=None)
+    return dict(last_analysis=now, inconclusive_count=0, query_error_count=0, unavailable_since=None)
 
 
 class Run:

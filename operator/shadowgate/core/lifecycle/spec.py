@@ -66,6 +66,9 @@ class LifecycleSpec:
     failure_limit: int = FAILURE_LIMIT
     inconclusive_action: InconclusiveAction = INCONCLUSIVE_ACTION
     inconclusive_limit: int = INCONCLUSIVE_LIMIT
+    # Consecutive analyses with a QueryError (a source or query outage) before the inconclusive
+    # action applies; None: they count only towards ``inconclusive_limit``, like any Inconclusive.
+    query_error_limit: int | None = None
     promotion: Promotion = PROMOTION
     paused: bool = False
     approve: bool = False
@@ -85,6 +88,8 @@ class LifecycleSpec:
             raise ValueError("failure_limit must be at least 1")
         if self.inconclusive_limit < 1:
             raise ValueError("inconclusive_limit must be at least 1")
+        if self.query_error_limit is not None and self.query_error_limit < 1:
+            raise ValueError("query_error_limit must be at least 1")
         if not 1 <= self.mirror_percent <= 100:
             raise ValueError("mirror_percent must be in [1, 100]")
 

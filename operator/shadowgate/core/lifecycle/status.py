@@ -144,6 +144,7 @@ class Status:
     paused_by: str = ""  # "user" | "policy"
     last_analysis: datetime | None = None
     inconclusive_count: int = 0
+    query_error_count: int = 0  # consecutive analyses with a QueryError gate
     failed_at: datetime | None = None  # the analysis that made a gate decisively fail
     unavailable_since: datetime | None = None
     # What production served when the promotion began, and what the promotion writes over it;
@@ -179,6 +180,7 @@ class Status:
             "pausedBy": self.paused_by or None,
             "lastAnalysis": t(self.last_analysis),
             "inconclusiveCount": self.inconclusive_count,
+            "queryErrorCount": self.query_error_count,
             "failedAt": t(self.failed_at),
             "unavailableSince": t(self.unavailable_since),
             "productionBefore": self.production_before.to_dict() if self.production_before else None,
@@ -211,6 +213,7 @@ class Status:
             paused_by=str(raw.get("pausedBy") or ""),
             last_analysis=parse_time(raw.get("lastAnalysis")),
             inconclusive_count=int(raw.get("inconclusiveCount") or 0),
+            query_error_count=int(raw.get("queryErrorCount") or 0),
             failed_at=parse_time(raw.get("failedAt")),
             unavailable_since=parse_time(raw.get("unavailableSince")),
             production_before=Template.from_dict(before) if (before := raw.get("productionBefore")) else None,

@@ -169,27 +169,40 @@ class _Run(rollout.Rollout):
         elif result.inconclusive:
             self.inconclusive(result)
         else:
-            self.update(inconclusive_count=0)
+            self.update(inconclusive_count=0, query_error_count=0)
             self.progress()
 
     def inconclusive(self, result: gating.Analysis) -> None:
         count = self.s.inconclusive_count + 1
+        errors = self.s.query_error_count + 1 if result.query_errors else 0
         detail = "; ".join(gating.describe(g) for g in result.inconclusive)
-        self.update(inconclusive_count=count, reason="GateInconclusive", message=f"holding: {detail}")
+        self.update(
+            inconclusive_count=count,
+            query_error_count=errors,
+            reason="GateInconclusive",
+            message=f"holding: {detail}",
+        )
         if count == 1:
             self.emit("GateInconclusive", detail)
-        if count < self.spec.inconclusive_limit:
-            return
-        action = self.spec.inconclusive_action
-        why = f"inconclusive for {count} analyses: {detail}"
-        if action is InconclusiveAction.ROLLBACK:
-            self.rollback("InconclusiveLimit", why)
-        elif action is InconclusiveAction.PAUSE:
-            self.goto(
-                Phase.PAUSED, "InconclusiveLimit", why, True, paused_from=self.s.phase, paused_by="policy"
+        error_limit = self.spec.query_error_limit
+        if error_limit is not None and errors >= error_limit:
+            # An outage has its own, usually shorter, patience than a slow test.
+            self.at_limit(
+                "QueryErrorLimit", f"query errors in {errors} analyses: {detail}", errors == error_limit
             )
-        elif count == self.spec.inconclusive_limit:
-            self.emit("InconclusiveLimit", f"holding as policy says: {why}", True)
+        elif count >= self.spec.inconclusive_limit:
+            why = f"inconclusive for {count} analyses: {detail}"
+            self.at_limit("InconclusiveLimit", why, count == self.spec.inconclusive_limit)
+
+    def at_limit(self, reason: str, why: str, first: bool) -> None:
+        """The Candidate's ``policy.inconclusive.action``; ``hold`` warns once, on reaching it."""
+        action = self.spec.inconclusive_action
+        if action is InconclusiveAction.ROLLBACK:
+            self.rollback(reason, why)
+        elif action is InconclusiveAction.PAUSE:
+            self.goto(Phase.PAUSED, reason, why, True, paused_from=self.s.phase, paused_by="policy")
+        elif first:
+            self.emit(reason, f"holding as policy says: {why}", True)
 
     def progress(self) -> None:
         phase = self.s.phase
