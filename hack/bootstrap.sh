@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
+# promtool on PATH for the unit tests that check rules, metrics and configs with it.
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v openssl >/dev/null || need_apt+=(openssl)
 # The node's images (shadowgate.devstack.images): buildah builds the Dockerfiles on a debootstrap
@@ -17,6 +18,13 @@ command -v gcc >/dev/null || need_apt+=(gcc)
 [[ -f /usr/lib/x86_64-linux-gnu/libc.a ]] || need_apt+=(libc6-dev)
 command -v containerd >/dev/null || need_apt+=(containerd)
 command -v runc >/dev/null || need_apt+=(runc)
+# The real node: CNI plugins (bridge, host-local, loopback), kube-proxy's iptables and conntrack,
+# ip and nsenter for the node's network namespace.
+[[ -x /usr/lib/cni/bridge ]] || need_apt+=(containernetworking-plugins)
+command -v iptables >/dev/null || need_apt+=(iptables)
+command -v conntrack >/dev/null || need_apt+=(conntrack)
+command -v ip >/dev/null || need_apt+=(iproute2)
+command -v nsenter >/dev/null || need_apt+=(util-linux)
 if ((${#need_apt[@]})); then
   echo "bootstrap: apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

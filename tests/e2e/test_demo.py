@@ -1,7 +1,8 @@
-"""The main job end to end (issue 9) on its own local stack, with real parts only: the API server,
-kube-controller-manager, Prometheus, the node agent running real model servers and the chart's own
-operator (2 peered replicas) and router Deployments as local processes, and simulated users with
-clicks.
+"""The main job end to end (issue 9) on its own local stack, with real parts only: a real node
+(kubelet, containerd, kube-proxy, CoreDNS, Prometheus with Kubernetes discovery) running the real
+model server image and the chart's own operator (2 peered replicas) and router Deployments as
+containers of the control-plane image, and simulated users with clicks through the router's
+Service.
 
 One scenario, in order (each step needs the state the previous one left):
 1. platform + production + users (``shadowgate.demo.scenario.Demo``, the same code as the demo);
@@ -9,7 +10,7 @@ One scenario, in order (each step needs the state the previous one left):
    fails with a clear reason, routing is restored, users see no error;
 3. the iyashikei adapter: Deploying -> Evaluating -> Shadow -> Canary steps -> Promoted, with the
    active operator Pod's process (found through the peering object and the Pod status)
-   ``kill -9``-ed during a canary step; the node agent restarts it in its Pod, the peers take
+   ``kill -9``-ed during a canary step; kubelet restarts the container, the peers take
    over, and production then serves the adapter;
 4. the degraded adapter -> a gate fails -> RollingBack -> RolledBack, production untouched, and the
    time from the decisive analysis to canary weight 0 is measured;
@@ -178,7 +179,7 @@ def _good_candidate_through_operator_restart(d: Demo) -> None:
             DASHBOARD_MISSING.append(_missing_panels(d))
         if not killed and in_canary:
             # The replica that acts (highest live priority in the peering object), and its process
-            # as the node agent reports it in the Pod status: no handle kept by the demo.
+            # (the container's, from containerd's state on the node): no handle kept by the demo.
             victim = d.platform.active_operator()
             before = d.platform.acting_peer()
             assert victim.pid is not None and before is not None and before[0] == victim.name
@@ -245,7 +246,7 @@ def _no_canary_traffic_in_shadow(samples: Sequence[RouteSample]) -> None:
 
 
 def _operator_pod_back(d: Demo, victim: pods.PodView) -> bool:
-    """The Deployment's Pod is back: the node agent restarted the process in the same Pod (restart
+    """The Deployment's Pod is back: kubelet restarted the container in the same Pod (restart
     count up, a new pid) or a new Pod replaced it, and every replica is Ready again."""
     seen = d.platform.operator_pods()
     same = [p for p in seen if p.uid == victim.uid]
@@ -294,16 +295,19 @@ def _degraded_candidate_rolls_back(d: Demo) -> None:
 
 
 def _observability(d: Demo) -> None:
-    # The chart's operator and router Pods are scrape targets (their ports named metrics), as the
-    # model-server Pods are: every operator replica and the router Pod answer.
-    for app, selector in (
-        ("shadowgate-operator", d.platform.operator_selector),
-        ("shadowgate-router", d.platform.router_selector),
+    # The chart's operator and router Services are scrape targets through the ServiceMonitor's
+    # job, as the model-server Pods are through the PodMonitor's: every operator replica and the
+    # router Pod answer, labelled as the Prometheus Operator labels them.
+    ns = d.settings.namespace
+    for service, selector in (
+        (f"{d.platform.operator_deployment}-metrics", d.platform.operator_selector),
+        (d.platform.router_deployment, d.platform.router_selector),
     ):
-        names = {p.name for p in pods.pods(d.platform.kube(), d.settings.namespace, selector)}
-        up = _prom(d, f'up{{app_kubernetes_io_name="{app}"}} == 1')
-        assert names and names <= {s["metric"]["pod"] for s in up}, (app, names, up)
-    assert _prom(d, 'shadowgate_transitions_total{app_kubernetes_io_name="shadowgate-operator"}')
+        names = {p.name for p in pods.pods(d.platform.kube(), ns, selector)}
+        up = _prom(d, f'up{{namespace="{ns}",service="{service}"}} == 1')
+        assert names and names <= {s["metric"]["pod"] for s in up}, (service, names, up)
+    operator = f"{d.platform.operator_deployment}-metrics"
+    assert _prom(d, f'shadowgate_transitions_total{{namespace="{ns}",service="{operator}"}}')
     for variant in ("primary", "canary"):
         latency = f'shadowgate_router_request_duration_seconds_count{{route="retriever",variant="{variant}"}}'
         assert _prom(d, latency), f"no router latency series for {variant}"

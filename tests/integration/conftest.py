@@ -1,10 +1,12 @@
 """Fixtures that give integration tests a real local stack.
 
-``stack`` (session): a Stack (``shadowgate.devstack.stack.Stack``) started once per test run
+``stack`` (session): a Stack (``shadowgate.devstack.stack.Stack``) with a real node (kubelet,
+containerd, kube-proxy, CoreDNS in a network namespace of its own) started once per test run
 in a fresh temporary state folder, so it never touches a demo stack the developer has
-running, and torn down at the end leaving no process. It offers ``.kubeconfig`` (str),
-``.api_server`` and ``.prometheus_url`` (URL str), ``.bin_dir`` and ``.state_dir``
-(``pathlib.Path``; ``bin_dir`` holds the pinned kubectl and helm), and
+running, and torn down at the end leaving no process. The session's main thread runs inside
+the node's namespace (``Stack.joined``), so tests and what they start reach Pods directly. It
+offers ``.kubeconfig`` (str), ``.api_server`` and ``.prometheus_url`` (URL str), ``.bin_dir``
+and ``.state_dir`` (``pathlib.Path``; ``bin_dir`` holds the pinned kubectl and helm), and
 ``.add_scrape_target(job, address, labels=None)`` / ``.remove_scrape_target(job, address)``
 (file_sd; Prometheus scrapes every 1 s and picks a change up within about 2 s).
 
@@ -39,7 +41,7 @@ def _reap_abandoned_stacks(base: pathlib.Path) -> None:
         except (OSError, ValueError):
             continue
         if pid != os.getpid() and not pathlib.Path(f"/proc/{pid}").exists():
-            Stack(owner.parent, node_agent=False).down()
+            Stack(owner.parent).down()
             owner.unlink(missing_ok=True)
 
 
@@ -57,7 +59,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         local.down()
         raise
     try:
-        yield local
+        # The tests run inside the node's network namespace, as a process on a cluster's node
+        # would: what they start (an operator, a router, an HTTP server Prometheus scrapes)
+        # reaches Pod IPs, ClusterIPs and the node's daemons, and 127.0.0.1 is the node's.
+        with local.joined():
+            yield local
     finally:
         local.down()
 

@@ -2,10 +2,10 @@
 (TokenRequest token) may do what the operator needs and nothing it must not, an operator run as a
 local process with that identity reconciles a Candidate, and ``helm uninstall`` cleans up.
 
-Here the operator's Deployment is installed with 0 replicas and the operator runs as a local
-process under the chart's identity, so the RBAC is what is exercised in isolation. The demo and
-the e2e test run the chart's own operator and router Deployments instead (the node agent runs
-their Pods as local processes under the same ServiceAccounts)."""
+Here the operator's Deployment is mostly installed with 0 replicas and the operator runs as a
+process on the node under the chart's identity, so the RBAC is what is exercised in isolation.
+The peering and router tests, the demo and the e2e test run the chart's own operator and router
+Deployments as containers of the control-plane image under the same ServiceAccounts."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ import httpx
 import pytest
 import yaml
 from kubernetes import client
+from shadowgate.devstack import images
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +55,8 @@ def install(stack: Any, release: str, namespace: str) -> None:
     helm(
         stack, "install", release, str(CHART), "--namespace", namespace,
         "--set-json", f'watchNamespaces=["{namespace}"]',
+        # The control-plane image built from Dockerfile.control-plane and imported into the node.
+        "--set-json", f"image={json.dumps(images.chart_image_values())}",
         "--set-json", "operator.replicas=0",
         "--set-json", 'router.routes=[{"name":"retriever","replicas":0}]',
         "--wait", "--timeout", "120s",
@@ -318,20 +321,20 @@ def test_bad_values_are_rejected_by_the_server_side_install(stack: Any) -> None:
 
 
 def test_two_operator_pods_from_the_chart_are_peered(stack: Any, kube_api: client.ApiClient) -> None:
-    """The chart's own operator Deployment, 2 replicas, run by the local node agent as local
-    processes (its command: sh, od, kopf with peering). Both become Ready through kopf's health
-    endpoint, both join the peering object, and a Candidate is handled exactly once."""
+    """The chart's own operator Deployment, 2 replicas, as containers of the control-plane image
+    on the real node (its command: sh, od, kopf with peering). Both become Ready through kopf's
+    health endpoint, both join the peering object, and a Candidate is handled exactly once."""
     assert importlib.util.find_spec(OPERATOR_MODULE) is not None, f"{OPERATOR_MODULE} does not exist yet"
     namespace = make_namespace(kube_api)
     name = f"sg{uuid.uuid4().hex[:6]}"
     try:
         install(stack, name, namespace)
-        # No credentials are handed over: the node agent, like a kubelet, gives each Pod a token
-        # for the chart's ServiceAccount, so this runs under exactly the chart's RBAC.
+        # No credentials are handed over: kubelet gives each Pod a token for the chart's
+        # ServiceAccount, so this runs under exactly the chart's RBAC.
         helm(
             stack, "upgrade", name, str(CHART), "--namespace", namespace, "--reuse-values",
             "--set-json", "operator.replicas=2",
-            "--set-json", f"operator.prometheusUrl={json.dumps(stack.prometheus_url)}",
+            "--set-json", f"operator.prometheusUrl={json.dumps(stack.in_cluster_prometheus_url)}",
             "--wait", "--timeout", "120s",
         )  # fmt: skip
         dep: Any = client.AppsV1Api(kube_api).read_namespaced_deployment(
@@ -381,7 +384,7 @@ def test_two_operator_pods_from_the_chart_are_peered(stack: Any, kube_api: clien
 
 
 def test_router_from_the_chart_serves_on_the_local_stack(stack: Any, kube_api: client.ApiClient) -> None:
-    """The chart's router Deployment, run by the node agent with the router's own ServiceAccount:
+    """The chart's router Deployment, a container on the real node with the router's own ServiceAccount:
     it syncs route tables with its read-only Role (so /readyz turns 200 and the Pod Ready) and
     answers on the Pod's address."""
     namespace = make_namespace(kube_api)

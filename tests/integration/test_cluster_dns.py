@@ -1,5 +1,6 @@
 """The cluster DNS on the test stack: the built CoreDNS answers ``*.svc.cluster.local`` from the
-API server, on loopback, with the least privilege ``dns.coredns_rbac`` grants.
+API server with the least privilege ``dns.coredns_rbac`` grants (a second CoreDNS this module
+starts on the node's loopback), and the node's own ``kube-dns`` answers through its ClusterIP.
 
 CoreDNS runs with a ServiceAccount token bound only to that ClusterRole rather than as admin,
 so a rule the kubernetes plugin needs and the role lacks fails the fixture: the plugin never
@@ -11,7 +12,7 @@ against it.
 from __future__ import annotations
 
 import base64
-import ipaddress
+import dataclasses
 import os
 import pathlib
 import subprocess
@@ -30,7 +31,7 @@ import yaml
 from kubernetes import client, utils
 from shadowgate.devstack import binaries, health
 from shadowgate.devstack import dns as cluster_dns
-from shadowgate.devstack.components import SERVICE_CLUSTER_IP_RANGE, free_port
+from shadowgate.devstack.components import free_port
 from shadowgate.devstack.layout import StackLayout
 from shadowgate.devstack.stack import Stack
 from test_operator_support import eventually
@@ -217,34 +218,27 @@ def test_the_kubernetes_service_resolves(coredns: cluster_dns.DNSConfig, core: c
     assert addresses(reply) == [expected]
 
 
-def test_the_kube_dns_objects_are_accepted_and_resolve(
+def test_the_stacks_kube_dns_serves_through_its_cluster_ip(
     coredns: cluster_dns.DNSConfig, kube_api: client.ApiClient
 ) -> None:
-    """The Service and EndpointSlice the node will get, as the API server validates them."""
-    cluster_ip = str(ipaddress.ip_network(SERVICE_CLUSTER_IP_RANGE)[10])
-    service = cluster_dns.kube_dns_service(cluster_ip)
-    # The node address: loopback is what EndpointSlice validation rejects.
-    endpoints = cluster_dns.kube_dns_endpoint_slice("10.215.0.2", node_name="shadowgate-node")
+    """The node's own cluster DNS: the stack made the ``kube-dns`` Service at the address kubelet
+    hands Pods and an EndpointSlice pointing at CoreDNS on the node address; a query to the
+    ClusterIP (kube-proxy's DNAT, from inside the node, where this test runs) is answered."""
     core = client.CoreV1Api(kube_api)
     discovery = client.DiscoveryV1Api(kube_api)
-    slice_name = endpoints["metadata"]["name"]
-    # Already there means the stack made them: then they are not this test's to delete.
-    made_service = made_slice = False
-    try:
-        made_service = create(kube_api, service)
-        made_slice = create(kube_api, endpoints)
-        stored = discovery.read_namespaced_endpoint_slice(slice_name, "kube-system")
-        assert [e.addresses for e in stored.endpoints or []] == [["10.215.0.2"]]
-        assert stored.metadata is not None and stored.metadata.labels is not None
-        assert stored.metadata.labels["kubernetes.io/service-name"] == "kube-dns"
-        actual = cluster_ip_of(core.read_namespaced_service("kube-dns", "kube-system"))
-        name = "kube-dns.kube-system.svc.cluster.local"
-        assert eventually(lambda: addresses(query(coredns, name)), 20, name, every=0.2) == [actual]
-    finally:
-        if made_slice:
-            discovery.delete_namespaced_endpoint_slice(slice_name, "kube-system")
-        if made_service:
-            core.delete_namespaced_service("kube-dns", "kube-system")
+    service = core.read_namespaced_service("kube-dns", "kube-system")
+    assert cluster_ip_of(service) == cluster_dns.DNS_SERVICE_IP
+    stored = discovery.read_namespaced_endpoint_slice("kube-dns-node", "kube-system")
+    assert [e.addresses for e in stored.endpoints or []] == [["10.215.0.2"]]
+    assert stored.metadata is not None and stored.metadata.labels is not None
+    assert stored.metadata.labels["kubernetes.io/service-name"] == "kube-dns"
+    via_service = dataclasses.replace(coredns, bind=cluster_dns.DNS_SERVICE_IP, port=53)
+    name = "kube-dns.kube-system.svc.cluster.local"
+    got = eventually(lambda: addresses(query(via_service, name)), 20, name, every=0.2)
+    assert got == [cluster_dns.DNS_SERVICE_IP]
+    for tcp in (False, True):
+        reply = query(via_service, "kubernetes.default.svc.cluster.local", tcp=tcp)
+        assert dns.rcode.to_text(reply.rcode()) == "NOERROR" and addresses(reply), tcp
 
 
 @pytest.mark.parametrize(
@@ -268,7 +262,7 @@ def test_an_unknown_cluster_name_is_nxdomain(coredns: cluster_dns.DNSConfig, nam
         ("example.com", "A", {"REFUSED"}),
         (".", "NS", {"REFUSED"}),
         # A PTR for an address the cluster does not know falls through to nothing.
-        ("2.0.215.10.in-addr.arpa", "PTR", {"SERVFAIL", "NXDOMAIN"}),
+        ("7.0.99.10.in-addr.arpa", "PTR", {"SERVFAIL", "NXDOMAIN"}),
     ],
 )
 def test_a_name_outside_the_cluster_fails_at_once(

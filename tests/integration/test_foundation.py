@@ -23,7 +23,8 @@ import httpx
 import prometheus_client
 import pytest
 from kubernetes import client
-from shadowgate.devstack import components, processes
+from shadowgate.devstack import binaries, components, node_components, processes
+from shadowgate.devstack.layout import COMPONENTS
 from shadowgate.devstack.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -304,12 +305,14 @@ def _stack_processes(stack_id: str) -> list[int]:
 
 def test_cli_up_twice_status_crash_and_down(tmp_path: pathlib.Path) -> None:
     state_dir = tmp_path / "cli-stack"
+    netns = f"sg-{node_components.stack_key(state_dir)}"
     try:
         first = _cli(state_dir, "up")
         assert first.returncode == 0, first.stderr
         assert first.stdout.strip() == str(state_dir / "kubeconfig")
         pids = _pids(state_dir)
-        assert {"etcd", "kube-apiserver", "kube-controller-manager", "prometheus"} <= set(pids)
+        assert set(pids) == set(COMPONENTS)
+        assert f"nsenter --net=/run/netns/{netns}" in first.stderr
 
         again = _cli(state_dir, "up")
         assert again.returncode == 0, again.stderr
@@ -339,6 +342,7 @@ def test_cli_up_twice_status_crash_and_down(tmp_path: pathlib.Path) -> None:
         down = _cli(state_dir, "down")
     assert down.returncode == 0, down.stderr
     assert "no process left" in down.stderr
+    assert not pathlib.Path(f"/run/netns/{netns}").exists()
     assert _stack_processes(stack_id) == []
     for pid in pids.values():
         info = processes.proc_info(pid)
@@ -347,11 +351,12 @@ def test_cli_up_twice_status_crash_and_down(tmp_path: pathlib.Path) -> None:
 
 
 def test_start_up_crash_names_the_log_and_leaves_nothing(stack: Stack, tmp_path: pathlib.Path) -> None:
-    # Real etcd and Prometheus, but an API server binary that dies at once.
+    # Real etcd, containerd and the rest, but an API server binary that dies at once.
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
-    for name in ("etcd", "kube-controller-manager", "kubectl", "helm"):
-        (fake_bin / name).symlink_to(stack.bin_dir / name)
+    for name in binaries.REQUIRED:
+        if name != "kube-apiserver":
+            (fake_bin / name).symlink_to(stack.bin_dir / name)
     broken = fake_bin / "kube-apiserver"
     broken.write_text("#!/bin/sh\necho 'boom: refusing to serve' >&2\nexit 3\n")
     broken.chmod(0o755)

@@ -6,9 +6,11 @@
   token, so the operator runs with exactly the chart's rights, not as admin.
 - ``OperatorProcess``: ``kopf run -m shadowgate.controller.main`` as a real subprocess (so a
   test can ``kill -9`` it).
-- ``FAKE_MODEL_SERVER``: a stand-in model server the node agent runs as each Pod's process:
-  it binds ``$POD_IP:8080``, answers ``/ping`` (the readiness probe) and exits at start when
-  its ``--archive`` names a path containing ``unreachable``, like a server that cannot load.
+- ``FAKE_MODEL_SERVER``: a stand-in model server each production and candidate Pod runs, as
+  ``python -c`` in a container of the control-plane image (which has Python but no torch): it
+  binds all of the Pod's addresses on 8080, answers ``/ping`` (the readiness probe) and exits at
+  start when its ``--archive`` names a path containing ``unreachable``, like a server that
+  cannot load.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import pytest
 import yaml
 from kubernetes import client
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from shadowgate.devstack import images
 from shadowgate.devstack.stack import Stack
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -52,7 +55,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
         self.wfile.write(body)
     def log_message(self, *a): pass
-http.server.ThreadingHTTPServer((os.environ.get("POD_IP", "127.0.0.1"), 8080), H).serve_forever()
+http.server.ThreadingHTTPServer((os.environ.get("POD_IP", "0.0.0.0"), 8080), H).serve_forever()
 """
 
 
@@ -208,8 +211,9 @@ def production_deployment(script: pathlib.Path, archive: str, name: str = "retri
                     "containers": [
                         {
                             "name": "model-server",
-                            "image": "shadowgate/model-server:dev",
-                            "command": [sys.executable, str(script)],
+                            "image": images.dev_name("control-plane"),
+                            "imagePullPolicy": "Never",
+                            "command": ["python", "-c", script.read_text()],
                             "args": ["--archive", archive, "--variant", "primary"],
                             "ports": [{"name": "http", "containerPort": 8080}],
                             "readinessProbe": {

@@ -30,14 +30,25 @@ def _archives(tmp: pathlib.Path) -> dict[str, pathlib.Path]:
     return out
 
 
-def test_production_render_points_at_local_archive_keeps_the_command(tmp_path: pathlib.Path) -> None:
-    docs = manifests.production(_archives(tmp_path))
+def test_production_render_uses_the_node_image_and_models_volume(tmp_path: pathlib.Path) -> None:
+    docs = manifests.production(
+        _archives(tmp_path), "localhost/shadowgate/model-server:abc", tmp_path / "on-node"
+    )
     assert [d["kind"] for d in docs] == ["Deployment", "Service", "ConfigMap"]
-    container = docs[0]["spec"]["template"]["spec"]["containers"][0]
-    # The image's entry point as written: the node agent finds it on the virtualenv-first PATH.
+    pod = docs[0]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    # The image's entry point and the example's archive URI as written.
     assert container["command"] == ["model-server"]
     args = container["args"]
-    assert args[args.index("--model") + 1] == (tmp_path / "retriever-baseline").as_uri()
+    assert args[args.index("--model") + 1] == "file:///models/retriever-baseline"
+    assert (container["image"], container["imagePullPolicy"]) == (
+        "localhost/shadowgate/model-server:abc",
+        "Never",
+    )
+    assert {"name": "models", "mountPath": "/models", "readOnly": True} in container["volumeMounts"]
+    assert {"name": "models", "hostPath": {"path": str(tmp_path / "on-node"), "type": "Directory"}} in pod[
+        "volumes"
+    ]
     assert docs[0]["metadata"]["annotations"]["shadowgate.dev/version"] == "1.0.0"
     table = json.loads(docs[2]["data"]["route.json"])
     assert (table["route"], table["primary"]["service"]) == ("retriever", "retriever")
@@ -69,7 +80,7 @@ def test_production_render_errors(tmp_path: pathlib.Path, text: str, message: st
     path = tmp_path / "prod.yaml"
     path.write_text(text)
     with pytest.raises(manifests.RenderError, match=message):
-        manifests.production(_archives(tmp_path), path)
+        manifests.production(_archives(tmp_path), "image", tmp_path, path)
 
 
 @pytest.mark.parametrize(
@@ -85,7 +96,7 @@ def test_candidate_render_is_a_valid_spec_with_demo_timings(
     archives = _archives(tmp_path)
     doc = manifests.candidate(example, archives[manifests.CANDIDATE_ARCHIVES[example.name]], Timings())
     spec = doc["spec"]
-    assert spec["model"]["archiveUri"] == archives[archive].as_uri()
+    assert spec["model"]["archiveUri"] == f"file:///models/{archive}"
     assert spec["canary"]["steps"] == list(Timings().canary_steps)
     assert spec["analysis"]["interval"] == f"{Timings().analysis_interval_s}s"
     # The example's other fields survive (the demo only shortens clocks and sample floors).

@@ -1,12 +1,15 @@
-"""How the demo reads the chart's Pods: the node agent's process id in a container status, and
+"""How the demo reads the chart's Pods: a container's host process from containerd's state, and
 which operator replica acts according to kopf's peering object."""
 
 from __future__ import annotations
 
+import os
+import pathlib
 from typing import Any
 
 import pytest
 from shadowgate.demo import pods
+from shadowgate.devstack import node_host
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
@@ -19,17 +22,30 @@ def _stamp(offset_s: float, zone: str = "+00:00") -> str:
 
 
 @pytest.mark.parametrize(
-    ("container_id", "want"),
+    ("container_id", "pid_text", "want"),
     [
-        pytest.param("shadowgate://4242", 4242, id="node-agent"),
-        pytest.param("containerd://4242", None, id="other-runtime"),
-        pytest.param("shadowgate://", None, id="no-pid"),
-        pytest.param("shadowgate://12x", None, id="not-a-number"),
-        pytest.param(None, None, id="not-started"),
+        pytest.param("containerd://abc123", "SELF", "SELF", id="running"),
+        pytest.param("containerd://abc123", "999999999", None, id="process-gone"),
+        pytest.param("containerd://abc123", None, None, id="not-on-this-node"),
+        pytest.param("containerd://abc123", "x", None, id="garbage-pid-file"),
+        pytest.param("docker://abc123", "SELF", None, id="other-runtime"),
+        pytest.param("containerd://../../etc", "SELF", None, id="not-an-id"),
     ],
 )
-def test_pod_pid(container_id: str | None, want: int | None) -> None:
-    assert pods.pod_pid(container_id) == want
+def test_container_pid(
+    tmp_path: pathlib.Path, container_id: str, pid_text: str | None, want: str | None
+) -> None:
+    me = str(os.getpid())
+    if pid_text is not None:
+        task = tmp_path / "k1" / "containerd" / "io.containerd.runtime.v2.task" / "k8s.io" / "abc123"
+        task.mkdir(parents=True)
+        (task / "init.pid").write_text(me if pid_text == "SELF" else pid_text)
+    expected = int(me) if want == "SELF" else None
+    assert node_host.container_pid(container_id, tmp_path) == expected
+
+
+def test_pod_pid_of_a_container_not_started() -> None:
+    assert pods.pod_pid(None) is None and pods.pod_pid("") is None
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import pathlib
 
 import pytest
 from shadowgate.devstack import node_components, node_host, node_lifecycle
-from shadowgate.devstack.layout import REAL_NODE_COMPONENTS, StackLayout
+from shadowgate.devstack.layout import COMPONENTS, StackLayout
 from shadowgate.devstack.node_components import RealNode
 
 
@@ -38,7 +38,7 @@ def test_every_daemon_runs_inside_the_node_namespace(real: RealNode) -> None:
         node_components.coredns(real),
         node_components.prometheus(real, "/usr/bin/prometheus"),
     ]
-    assert [s.name for s in specs] == [n for n in REAL_NODE_COMPONENTS if n != "relay"]
+    assert [s.name for s in specs] == [n for n in COMPONENTS if n != "relay"]
     for spec in specs:
         assert spec.argv[:3] == ("nsenter", f"--net=/run/netns/{real.net.netns}", "--"), spec.name
         # Checked from inside the namespace, except a socket, which the filesystem shares.
@@ -64,6 +64,13 @@ def test_api_server_is_reachable_by_pods_and_authorizes_the_node(real: RealNode)
     assert "--kubelet-preferred-address-types=InternalIP" in argv
     assert "--service-cluster-ip-range=10.214.0.0/24" in argv
     assert not any(a.startswith("--endpoint-reconciler-type") for a in argv)
+
+
+def test_etcd_is_a_throwaway_store_on_the_node_loopback(real: RealNode) -> None:
+    argv = node_components.etcd(real).argv
+    assert "--unsafe-no-fsync=true" in argv
+    assert "--listen-client-urls=http://127.0.0.1:2379" in argv
+    assert f"--data-dir={real.layout.etcd_data}" in argv
 
 
 def test_controller_manager_lifts_the_not_ready_taint(real: RealNode) -> None:
@@ -130,7 +137,7 @@ MOUNTINFO = """\
 31 22 0:27 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
 40 22 0:40 / /st/node/kubelet rw shared:5 - ext4 /dev/vda rw
 41 40 0:41 / /st/node/kubelet/pods/u1/volumes/kubernetes.io~projected/kube-api-access-x rw - tmpfs tmpfs rw
-42 22 0:42 / /run/shadowgate/k/containerd/io.containerd.runtime.v2.task/k8s.io/abc/rootfs rw - overlay overlay rw
+42 22 0:42 / /run/shadowgate/k/containerd/io.containerd.runtime.v2.task/k8s.io/abc/rootfs rw - overlay o rw
 43 22 0:43 / /st/node/kubelet-other rw - tmpfs tmpfs rw
 44 22 0:44 / /st/with\\040space rw - tmpfs tmpfs rw
 """

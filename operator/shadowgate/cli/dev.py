@@ -87,6 +87,10 @@ def _up(args: argparse.Namespace) -> int:
         print(f"stack up in {result.seconds:.1f} s (API {result.api_server})", file=sys.stderr)
     print(f"Prometheus: {result.prometheus_url}", file=sys.stderr)
     print('point your shell at it: eval "$(shadowgate dev env)"', file=sys.stderr)
+    netns = getattr(result, "netns", "")
+    if netns:
+        # Pod IPs, ClusterIPs and cluster DNS are reachable only inside the node's namespace.
+        print(f"a shell on the node's network: nsenter --net=/run/netns/{netns} -- bash", file=sys.stderr)
     print(result.kubeconfig)
     return 0
 

@@ -1,11 +1,12 @@
 """Rendering the examples for the local stack, without changing what they say.
 
-The examples are written for a real cluster: the image's ``model-server`` and archives under
-``file:///models/``. The node agent runs a container's command on a PATH that starts with the
-virtualenv's entry points, as the image's PATH does, so ``model-server`` stays as written; the
-archives are the locally built ones, so rendering swaps exactly those values (and, for
-Candidates, applies the demo's shorter clocks from ``settings.Timings``); everything else is
-applied as written.
+The examples are written for a real cluster: the published model-server image and archives
+under ``file:///models/``. On the local node, rendering changes exactly what a cluster would
+provide differently: the image becomes the one built from the repo's Dockerfile and imported
+into the node (``imagePullPolicy: Never``), and ``/models`` is a read-only hostPath volume
+holding the locally built archives (until archives come from object storage). Archive URIs
+stay ``file:///models/<name>``, as written; Candidates also get the demo's shorter clocks
+from ``settings.Timings``. Everything else is applied as written.
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ GOOD = EXAMPLES / "candidate-iyashikei.yaml"
 DEGRADED = EXAMPLES / "candidate-degraded.yaml"
 # Which locally built archive (training.build_all) each example's Candidate deploys.
 CANDIDATE_ARCHIVES = {GOOD.name: "retriever-iyashikei", DEGRADED.name: "retriever-degraded"}
+MODELS_MOUNT = "/models"
+MODELS_VOLUME = "models"
+
+
+def archive_uri(archive: pathlib.Path) -> str:
+    """Where a model server Pod finds a built archive: under the ``/models`` volume."""
+    return f"file://{MODELS_MOUNT}/{archive.name}"
 
 
 class RenderError(ValueError):
@@ -45,24 +53,42 @@ def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, A
     return out
 
 
-def production(archives: Mapping[str, pathlib.Path], path: pathlib.Path = PRODUCTION) -> list[dict[str, Any]]:
+def production(
+    archives: Mapping[str, pathlib.Path],
+    image: str,
+    models_dir: pathlib.Path,
+    path: pathlib.Path = PRODUCTION,
+) -> list[dict[str, Any]]:
+    """The production example for the local node: ``image`` (imported, never pulled) and
+    ``models_dir`` on the node mounted at ``/models``, where its ``--model`` archive must be."""
     docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
     for doc in docs:
         if doc.get("kind") != "Deployment":
             continue
         try:
-            container = doc["spec"]["template"]["spec"]["containers"][0]
+            pod = doc["spec"]["template"]["spec"]
+            container = pod["containers"][0]
         except (KeyError, IndexError, TypeError) as exc:
             raise RenderError(f"{path}: Deployment {doc['metadata']['name']} has no container") from exc
         args = list(container.get("args") or [])
         if "--model" not in args:
             raise RenderError(f"{path}: the model-server container has no --model argument")
-        i = args.index("--model") + 1
-        name = pathlib.PurePosixPath(args[i].removeprefix("file://")).name
-        if name not in archives:
-            raise RenderError(f"{path}: --model {args[i]} names no built archive (have {sorted(archives)})")
-        args[i] = archives[name].as_uri()
-        container["args"] = args
+        uri = args[args.index("--model") + 1]
+        name = pathlib.PurePosixPath(uri.removeprefix("file://")).name
+        if name not in archives or archive_uri(archives[name]) != uri:
+            raise RenderError(
+                f"{path}: --model {uri} names no built archive under {MODELS_MOUNT} (have {sorted(archives)})"
+            )
+        container["image"] = image
+        container["imagePullPolicy"] = "Never"
+        mounts = [m for m in container.get("volumeMounts") or [] if m.get("name") != MODELS_VOLUME]
+        container["volumeMounts"] = [
+            *mounts,
+            {"name": MODELS_VOLUME, "mountPath": MODELS_MOUNT, "readOnly": True},
+        ]
+        volumes = [v for v in pod.get("volumes") or [] if v.get("name") != MODELS_VOLUME]
+        host_path = {"path": str(models_dir), "type": "Directory"}
+        pod["volumes"] = [*volumes, {"name": MODELS_VOLUME, "hostPath": host_path}]
         doc["metadata"].setdefault("annotations", {})["shadowgate.dev/version"] = archive_version(
             archives[name]
         )
@@ -76,7 +102,7 @@ def candidate(path: pathlib.Path, archive: pathlib.Path, timings: Timings | None
     spec = doc.setdefault("spec", {})
     spec["model"] = {
         **spec.get("model", {}),
-        "archiveUri": archive.as_uri(),
+        "archiveUri": archive_uri(archive),
         "version": archive_version(archive),
     }
     if timings is not None:

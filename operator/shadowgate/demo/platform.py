@@ -1,30 +1,33 @@
-"""Step 1, the platform: the local stack, the model archives, the chart with its own operator
-and router Deployments, and the golden set.
+"""Step 1, the platform: the local stack, the images, the model archives, the chart with its
+own operator and router Deployments, and the golden set.
 
-The local cluster runs no containers; its node agent runs every Pod as a local process with the
-container's command, args and env (PATH puts the project's entry points first, as the image's
-PATH does), a TokenRequest token for the Pod's ServiceAccount, the chart's probes, and a
-Prometheus target for each port named ``metrics``. So the chart is installed as production
-installs it: 2 operator replicas with kopf peering and a router Deployment for the route. The
-demo keeps no process handles; it finds Pods, their addresses and their processes through the
-API server (``shadowgate.demo.pods``).
+The local cluster is a real node (kubelet, containerd, kube-proxy, CoreDNS) in a network
+namespace of its own. The demo's process joins that namespace once the stack is up, as a
+process on a cluster's node would, so the simulated users reach the router through its
+Service's ClusterIP. The chart is installed as production installs it, with the control-plane
+image built from Dockerfile.control-plane: 2 operator replicas with kopf peering and a router
+Deployment for the route; the model servers run the image built from the Dockerfile. Archives
+reach the model server Pods on a read-only hostPath volume (``manifests``). The demo keeps no
+process handles; it finds Pods, their containers and their processes through the API server
+and containerd's state (``shadowgate.demo.pods``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import client, config
 
 from shadowgate.demo import pods
 from shadowgate.demo.settings import ROOT, Settings
-from shadowgate.devstack import state
+from shadowgate.devstack import images, state
 from shadowgate.devstack.stack import Stack
 
 Log = Callable[[str], None]
@@ -68,6 +71,10 @@ class Platform:
     api: client.ApiClient | None = None
     archives: dict[str, pathlib.Path] | None = None
     router_url: str = ""
+    # The model-server image on the node and the node folder holding the archives.
+    model_server_image: str = ""
+    models_on_node: pathlib.Path | None = None
+    _inside: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     @property
     def stack_id(self) -> str:
@@ -106,16 +113,22 @@ class Platform:
         s = self.settings
         self.stack = Stack(s.state_dir, environ=s.environ, log=lambda m: self.log(f"  stack: {m}"))
         self.stack.up()
+        # From here on this process (and every thread it starts) is inside the node's network.
+        self._inside.enter_context(self.stack.joined())
         self.api = config.new_client_from_config(config_file=self.stack.kubeconfig)
         self.log(f"stack up: API server {self.stack.api_server}, Prometheus {self.stack.prometheus_url}")
+        self.model_server_image = self.stack.load_image("model-server")
+        self.log(f"model-server image {self.model_server_image} on the node")
         self.archives = build_archives(s.models_dir, self.log)
+        self.models_on_node = self.stack.publish(s.models_dir, "models")
+        self.log(f"archives on the node at {self.models_on_node} (mounted read-only at /models)")
         self.work.mkdir(parents=True, exist_ok=True)  # rendered manifests go here
         self.install_chart()
         self.golden_set()
         self.report_pods()
 
     def install_chart(self) -> None:
-        s, stack = self.settings, self.the_stack()
+        s = self.settings
         # The chart's values as an operator of a real cluster sets them, plus the demo's clocks.
         operator_env = [
             {"name": "SHADOWGATE_TICK_SECONDS", "value": str(s.operator_tick_s)},
@@ -127,10 +140,13 @@ class Platform:
             f"--mirror-timeout={s.mirror_timeout_s}",
         ]
         route = {"name": s.route, "replicas": s.router_replicas}
+        image_values = images.chart_image_values("control-plane")
+        prometheus = self.the_stack().in_cluster_prometheus_url
         self.helm(
             "upgrade", "--install", s.release, str(CHART), "--namespace", s.namespace, "--create-namespace",
             "--set-json", f"watchNamespaces={json.dumps([s.namespace])}",
-            "--set-json", f"operator.prometheusUrl={json.dumps(stack.prometheus_url)}",
+            "--set-json", f"image={json.dumps(image_values)}",
+            "--set-json", f"operator.prometheusUrl={json.dumps(prometheus)}",
             "--set-json", f"operator.extraEnv={json.dumps(operator_env)}",
             "--set-json", f"router.extraArgs={json.dumps(router_args)}",
             "--set-json", f"router.routes={json.dumps([route])}",
@@ -175,19 +191,26 @@ class Platform:
         return pods.acting_peer(self.kube(), self.settings.namespace, PEERING_NAME)
 
     def report_pods(self) -> None:
-        """Where the chart's Pods run, and the router address the simulated users use."""
+        """Where the chart's Pods run (image, container, process), and the router address the
+        simulated users use: its Service's ClusterIP, which kube-proxy spreads over the Pods."""
         s = self.settings
         operators = pods.wait_ready(self.kube(), s.namespace, self.operator_selector, 1, s.chart_timeout_s)
-        listed = ", ".join(f"{p.name} (pid {p.pid}, {p.ip})" for p in self.operator_pods())
-        self.log(f"operator Pods: {listed}; {len(operators)} Ready, kopf peering {PEERING_NAME!r}")
+        for p in self.operator_pods():
+            self.log(f"operator Pod {p.name}: {p.ip}, image {p.image}, {p.container_id[:25]}, pid {p.pid}")
+        self.log(f"{len(operators)} operator Pods Ready, kopf peering {PEERING_NAME!r}")
         routers = pods.wait_ready(self.kube(), s.namespace, self.router_selector, 1, s.chart_timeout_s)
-        router = routers[0]
-        if router.metrics_port is None:
-            raise PlatformError(f"router Pod {router.name} declares no port named metrics")
-        # No kube-proxy on the local stack: clients reach a Pod at its own loopback address.
-        self.router_url = f"http://{router.ip}:{router.metrics_port}"
-        self.log(f"router Pod {router.name} (pid {router.pid}) on {self.router_url}")
-        self.log(f"Pod logs: {self.the_stack().layout.node_agent_dir / 'pods'}/<namespace>_<pod>_<uid>/")
+        for p in routers:
+            self.log(f"router Pod {p.name}: {p.ip}, image {p.image}, {p.container_id[:25]}, pid {p.pid}")
+        service: Any = client.CoreV1Api(self.kube()).read_namespaced_service(
+            self.router_deployment, s.namespace
+        )
+        port = next(p.port for p in service.spec.ports if p.name == "http")
+        self.router_url = f"http://{service.spec.cluster_ip}:{port}"
+        self.log(f"router Service {self.router_deployment} on {self.router_url}")
+        self.log(
+            f"inspect a Pod: kubectl --kubeconfig {self.the_stack().kubeconfig} -n {s.namespace}"
+            " logs|exec|port-forward <pod>"
+        )
 
     def golden_set(self) -> None:
         data = {p.name: p.read_text() for p in sorted(GOLDEN_DIR.iterdir()) if p.is_file()}
@@ -209,10 +232,11 @@ class Platform:
         return r if "shadowgate" in r else f"{r}-shadowgate"
 
     def down(self) -> None:
-        # The chart's Pods go with the stack (dev down stops the node agent and its Pods); a
-        # kept-up stack keeps them running.
+        # The chart's Pods go with the stack (dev down drains the node); a kept-up stack keeps
+        # them running. Back to the host's network first: the node's namespace is removed.
         if self.api is not None:
             self.api.close()
+        self._inside.close()
         if self.stack is not None and not self.settings.keep_up:
             result = self.stack.down()
             self.log(f"stack down: {result}")

@@ -1,10 +1,11 @@
 """The chart's operator and router Pods as the demo (and the e2e test) sees them: read from the
 API server only, never from a handle the demo kept.
 
-The node agent reports each Pod's local process in its container status
-(``containerID: shadowgate://<pid>``) and its address in ``status.podIP``; kopf peering records
-each operator replica under its ``POD_ID`` (the chart sets it to the Pod's name), so the active
-replica is the live peer with the highest priority.
+Each Pod's first container is found by the ``containerID`` in its status
+(``containerd://<id>``), and its host process by the pid containerd's shim recorded for that
+container on the local node (so a ``kill -9`` kills the real container's process); kopf peering
+records each operator replica under its ``POD_ID`` (the chart sets it to the Pod's name), so the
+active replica is the live peer with the highest priority.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from kubernetes import client
 
-PID_SCHEME = "shadowgate://"
+from shadowgate.devstack import node_host
 
 
 class PodLookupError(RuntimeError):
@@ -32,16 +33,15 @@ class PodView:
     ready: bool
     restarts: int
     uid: str
+    image: str
+    container_id: str
     # The container port named "metrics" (the router serves traffic on it too).
     metrics_port: int | None
 
 
 def pod_pid(container_id: str | None) -> int | None:
-    """The local process id the node agent reports, or None for any other runtime's id."""
-    if not container_id or not container_id.startswith(PID_SCHEME):
-        return None
-    rest = container_id.removeprefix(PID_SCHEME)
-    return int(rest) if rest.isdigit() else None
+    """The host pid of the container with this status id on the local node, or None."""
+    return node_host.container_pid(container_id) if container_id else None
 
 
 def view(pod: Any) -> PodView:
@@ -56,6 +56,8 @@ def view(pod: Any) -> PodView:
         ready=any(c.type == "Ready" and c.status == "True" for c in conditions),
         restarts=int(first.restart_count or 0) if first is not None else 0,
         uid=pod.metadata.uid,
+        image=(first.image if first is not None else "") or pod.spec.containers[0].image,
+        container_id=(first.container_id or "") if first is not None else "",
         metrics_port=int(ports[0].container_port) if ports else None,
     )
 

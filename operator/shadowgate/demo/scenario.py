@@ -98,7 +98,7 @@ class Demo:
     def production_up(self) -> None:
         self.step("2. production: baseline retriever, its route, simulated users")
         assert self.platform.archives is not None
-        docs = manifests.production(self.platform.archives)
+        docs = self.production_docs()
         rendered = self.platform.work / "production.yaml"
         rendered.write_text(manifests.dump(docs))
         self.platform.kubectl("apply", "-n", self.settings.namespace, "-f", str(rendered))
@@ -113,6 +113,11 @@ class Demo:
             f"simulated users: {self.settings.rate:g} req/s through "
             f"{self.platform.router_url}/r/{self.settings.route}"
         )
+
+    def production_docs(self) -> list[dict[str, Any]]:
+        p = self.platform
+        assert p.archives is not None and p.models_on_node is not None
+        return manifests.production(p.archives, p.model_server_image, p.models_on_node)
 
     def wait_production_available(self, timeout_s: float) -> None:
         apps = client.AppsV1Api(self.platform.kube())
@@ -249,10 +254,10 @@ class Demo:
     def reset_production(self) -> None:
         """Back to the baseline archive, so a warm re-run starts where a fresh one does."""
         assert self.platform.archives is not None
-        baseline = self.platform.archives["retriever-baseline"].as_uri()
+        baseline = manifests.archive_uri(self.platform.archives["retriever-baseline"])
         if self.production_archive() != baseline:
             self.progress(f"resetting production to the baseline ({baseline})")
-            docs = manifests.production(self.platform.archives)
+            docs = self.production_docs()
             rendered = self.platform.work / "production.yaml"
             rendered.write_text(manifests.dump(docs))
             self.platform.kubectl("apply", "-n", self.settings.namespace, "-f", str(rendered))

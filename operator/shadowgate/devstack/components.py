@@ -1,27 +1,25 @@
-"""What each component of the local stack runs: its command line, ports and health check.
+"""The shapes every component of the local stack is described with, and its host ports.
 
-These are pure functions of the layout, the ports and the binary folder, so the flags are
-unit-tested without starting anything. The flag choices follow envtest's control plane
-(controller-runtime ``pkg/internal/testing/controlplane``) plus what shadowgate needs.
+A component is a command line, an optional port and a health check (``ComponentSpec``); the
+real node's components are built in ``node_components``. Only two ports are allocated on the
+host (the API server's and Prometheus', which a relay bridges into the node); they are kept
+across ``down``/``up`` while free, so the kubeconfig and the Prometheus URL stay stable.
 """
 
 from __future__ import annotations
 
-import pathlib
 import socket
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from shadowgate.devstack.layout import StackLayout
-
-SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
-PORT_NAMES: tuple[str, ...] = ("etcd", "etcd-peer", "kube-apiserver", "kube-controller-manager", "prometheus")
+PORT_NAMES: tuple[str, ...] = ("kube-apiserver", "prometheus")
 
 # Controllers the stack needs: garbage collection through ownerReferences, Deployments and
-# ReplicaSets, EndpointSlices, namespace deletion, and ServiceAccounts with their tokens.
-# Node lifecycle is deliberately absent: it would taint the node agent's Node and evict Pods.
+# ReplicaSets, EndpointSlices, namespace deletion, ServiceAccounts with their tokens, and node
+# lifecycle (it lifts the not-ready taint kubelet registers with, and taints an unreachable
+# node as a cluster would), removing Pods of a deleted node or finished ones, and EndpointSlices
+# mirrored from hand-made Endpoints.
 CONTROLLERS: tuple[str, ...] = (
     "garbage-collector-controller",
     "deployment-controller",
@@ -38,6 +36,9 @@ CONTROLLERS: tuple[str, ...] = (
     "ttl-after-finished-controller",
     "statefulset-controller",
     "disruption-controller",
+    "node-lifecycle-controller",
+    "pod-garbage-collector-controller",
+    "endpointslice-mirroring-controller",
 )
 
 HealthKind = Literal["http", "https-admin", "https-anonymous", "process", "unix"]
@@ -61,10 +62,6 @@ class ComponentSpec:
     health: HealthCheck
     port: int | None = None
     env: Mapping[str, str] = field(default_factory=dict)
-
-
-# The signature shared by the builders of the Go-built components.
-Builder = Callable[[StackLayout, Mapping[str, int], pathlib.Path], ComponentSpec]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -99,107 +96,3 @@ def allocate_ports(previous: Mapping[str, int] | None = None) -> dict[str, int]:
             port = free_port()
         ports[name] = port
     return ports
-
-
-def etcd(layout: StackLayout, ports: Mapping[str, int], bin_dir: pathlib.Path) -> ComponentSpec:
-    client = f"http://127.0.0.1:{ports['etcd']}"
-    peer = f"http://127.0.0.1:{ports['etcd-peer']}"
-    argv = (
-        str(bin_dir / "etcd"),
-        "--name=shadowgate",
-        f"--data-dir={layout.etcd_data}",
-        f"--listen-client-urls={client}",
-        f"--advertise-client-urls={client}",
-        f"--listen-peer-urls={peer}",
-        f"--initial-advertise-peer-urls={peer}",
-        f"--initial-cluster=shadowgate={peer}",
-        # A throwaway dev store: fsync costs seconds per start on slow disks and buys nothing.
-        "--unsafe-no-fsync=true",
-        "--log-level=warn",
-    )
-    return ComponentSpec("etcd", argv, HealthCheck("http", f"{client}/health"), ports["etcd"])
-
-
-def kube_apiserver(layout: StackLayout, ports: Mapping[str, int], bin_dir: pathlib.Path) -> ComponentSpec:
-    port = ports["kube-apiserver"]
-    pki = layout.pki_file
-    argv = (
-        str(bin_dir / "kube-apiserver"),
-        f"--etcd-servers=http://127.0.0.1:{ports['etcd']}",
-        f"--secure-port={port}",
-        # Without a default route the server cannot guess an address; loopback it is.
-        "--bind-address=127.0.0.1",
-        f"--cert-dir={layout.root / 'kube-apiserver'}",
-        f"--tls-cert-file={pki('apiserver.crt')}",
-        f"--tls-private-key-file={pki('apiserver.key')}",
-        f"--client-ca-file={pki('ca.crt')}",
-        "--authorization-mode=RBAC",
-        f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
-        "--allow-privileged=true",
-        # The endpoint reconciler would publish 127.0.0.1, which Endpoints validation rejects.
-        "--endpoint-reconciler-type=none",
-        f"--service-account-issuer=https://127.0.0.1:{port}",
-        f"--service-account-key-file={pki('sa.pub')}",
-        f"--service-account-signing-key-file={pki('sa.key')}",
-        "--profiling=false",
-    )
-    return ComponentSpec(
-        "kube-apiserver", argv, HealthCheck("https-admin", f"https://127.0.0.1:{port}/readyz"), port
-    )
-
-
-def kube_controller_manager(
-    layout: StackLayout, ports: Mapping[str, int], bin_dir: pathlib.Path
-) -> ComponentSpec:
-    port = ports["kube-controller-manager"]
-    kubeconfig = str(layout.kubeconfig)
-    argv = (
-        str(bin_dir / "kube-controller-manager"),
-        f"--kubeconfig={kubeconfig}",
-        f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
-        f"--root-ca-file={layout.pki_file('ca.crt')}",
-        f"--service-account-private-key-file={layout.pki_file('sa.key')}",
-        "--use-service-account-credentials=false",
-        "--leader-elect=false",
-        "--bind-address=127.0.0.1",
-        f"--secure-port={port}",
-        f"--cert-dir={layout.controller_manager_certs}",
-        f"--controllers={','.join(CONTROLLERS)}",
-        # Small, idle clusters: sync quickly so tests see GC and namespace deletion promptly.
-        "--concurrent-gc-syncs=5",
-        "--profiling=false",
-    )
-    return ComponentSpec(
-        "kube-controller-manager",
-        argv,
-        HealthCheck("https-anonymous", f"https://127.0.0.1:{port}/healthz"),
-        port,
-    )
-
-
-def prometheus(layout: StackLayout, ports: Mapping[str, int], binary: str) -> ComponentSpec:
-    port = ports["prometheus"]
-    argv = (
-        binary,
-        f"--config.file={layout.prometheus_config}",
-        f"--storage.tsdb.path={layout.prometheus_data}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--web.enable-lifecycle",
-        "--storage.tsdb.retention.time=2d",
-        "--log.level=warn",
-    )
-    return ComponentSpec("prometheus", argv, HealthCheck("http", f"http://127.0.0.1:{port}/-/ready"), port)
-
-
-def node_agent(layout: StackLayout, python: str = sys.executable) -> ComponentSpec:
-    argv = (
-        python,
-        "-m",
-        "shadowgate.devstack.node_agent",
-        "--kubeconfig",
-        str(layout.kubeconfig),
-        "--state-dir",
-        str(layout.root),
-    )
-    return ComponentSpec("node-agent", argv, HealthCheck("process"))

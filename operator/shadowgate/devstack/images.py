@@ -232,6 +232,40 @@ def ensure_images(log: Log = print, environ: Mapping[str, str] | None = None) ->
     )
 
 
+def dev_name(kind: str) -> str:
+    """The stable name an imported image also carries on the node: manifests for the local
+    stack (tests, the demo, a developer's own) name this instead of a content-addressed tag."""
+    return f"{REGISTRY}/{kind}:dev"
+
+
+def chart_image_values(kind: str = "control-plane") -> dict[str, str]:
+    """The chart's ``image`` values for the local node's imported image (never pulled)."""
+    repository, tag = dev_name(kind).rsplit(":", 1)
+    return {"repository": repository, "tag": tag, "pullPolicy": "Never"}
+
+
+def tag_dev(containerd_socket: pathlib.Path | str, image: BuiltImage, kind: str) -> str:
+    """Point ``dev_name(kind)`` at ``image`` in containerd; returns the dev name."""
+    alias = dev_name(kind)
+    if images_in(containerd_socket).get(alias) != image.digest:
+        tools.run(
+            [
+                "ctr",
+                "--address",
+                str(containerd_socket),
+                "-n",
+                CONTAINERD_NAMESPACE,
+                "images",
+                "tag",
+                "--force",
+                image.name,
+                alias,
+            ],
+            f"ctr images tag {image.name} {alias}",
+        )
+    return alias
+
+
 def images_in(containerd_socket: pathlib.Path | str) -> dict[str, str]:
     """Name -> manifest digest of every image in containerd's Kubernetes namespace."""
     out = tools.run(

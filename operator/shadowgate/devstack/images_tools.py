@@ -148,7 +148,11 @@ def fill_wheelhouse(
     so a rebuilt dependency layer downloads nothing again; files already there are not fetched.
     """
     wheelhouse.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(wheelhouse)]
+    # The package index is outside the machine: never from inside a node's namespace, which
+    # has no route out (a test or the demo may call this after joining one).
+    from shadowgate.devstack.netns import host_prefix
+
+    cmd = [*host_prefix(), sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(wheelhouse)]
     cmd += ["--find-links", str(wheelhouse)]
     if index_url:
         cmd += ["--index-url", index_url]

@@ -1,6 +1,6 @@
 """Where every file of one local stack lives inside its state directory.
 
-One frozen value names all paths, so the stack, the node agent and tests agree on them
+One frozen value names all paths, so the stack, the demo and tests agree on them
 without passing a dozen arguments around. Nothing here touches the disk.
 """
 
@@ -13,16 +13,8 @@ from dataclasses import dataclass
 
 STATE_DIR_ENV = "SHADOWGATE_STATE_DIR"
 
-# Components in start order; ``down`` stops them in reverse.
+# The real node's components in start order; ``down`` stops them in reverse.
 COMPONENTS: tuple[str, ...] = (
-    "etcd",
-    "prometheus",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "node-agent",
-)
-# The real node's components in start order (``Stack(node="real")``).
-REAL_NODE_COMPONENTS: tuple[str, ...] = (
     "etcd",
     "containerd",
     "kube-apiserver",
@@ -100,10 +92,6 @@ class StackLayout:
     def file_sd_dir(self) -> pathlib.Path:
         """Prometheus reads every ``*.json`` here (file_sd); writers replace files atomically."""
         return self.prometheus_dir / "file_sd"
-
-    @property
-    def node_agent_dir(self) -> pathlib.Path:
-        return self.root / "node-agent"
 
     def log(self, component: str) -> pathlib.Path:
         return self.logs / f"{component}.log"

@@ -74,6 +74,26 @@ def run(net: NodeNetwork, argv: Sequence[str]) -> str:
     return _run([*net.enter(), *argv])
 
 
+# The network namespace this process started in (the host's, for the CLI, pytest and the demo),
+# held open from import, before any thread joins a node: init's namespace may belong to another
+# user namespace (a container), where setns is refused even to root.
+_ORIGIN = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+
+
+def _same(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def host_prefix() -> tuple[str, ...]:
+    """The argv prefix that runs a command on the host's network (where this process started)
+    when the calling thread is inside a node's namespace (``joined``), else nothing. For the few
+    tools that need the network outside the machine at build time (pip filling the wheelhouse)
+    and for a test that must reach host loopback."""
+    if _same(os.stat("/proc/thread-self/ns/net"), os.fstat(_ORIGIN)):
+        return ()
+    return ("nsenter", f"--net=/proc/{os.getpid()}/fd/{_ORIGIN}", "--")
+
+
 def _setns(fd: int, what: str) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.setns(fd, CLONE_NEWNET) != 0:
@@ -93,8 +113,10 @@ def join_thread(net: NodeNetwork) -> None:
 def joined(net: NodeNetwork) -> Iterator[None]:
     """Move the calling thread into the namespace for the block, and back afterwards.
 
-    Only the calling thread moves, so run this in a thread of its own; sockets made inside
-    the block stay in the node's namespace after it.
+    Only the calling thread moves (and threads and child processes it starts inside the
+    block, which inherit its namespace); sockets made inside the block stay in the node's
+    namespace after it. The test suite and the demo run their main thread inside this way,
+    so everything they start reaches Pods, ClusterIPs and the node's daemons directly.
     """
     home = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY)
     try:
@@ -103,5 +125,21 @@ def joined(net: NodeNetwork) -> Iterator[None]:
             yield
         finally:
             _setns(home, "the host namespace")
+    finally:
+        os.close(home)
+
+
+@contextlib.contextmanager
+def joined_host() -> Iterator[None]:
+    """``joined`` the other way: the calling thread on the host's network (where this process
+    started) for the block, and back where it was afterwards (a test inside the node that must
+    reach host loopback, where ``kubectl port-forward`` listens)."""
+    home = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY)
+    try:
+        _setns(_ORIGIN, "the host namespace")
+        try:
+            yield
+        finally:
+            _setns(home, "the namespace it came from")
     finally:
         os.close(home)

@@ -90,8 +90,16 @@ class NodePaths:
         return pathlib.Path("/run/shadowgate") / self.stack_key / "cni-ipam"
 
     @property
+    def share_dir(self) -> pathlib.Path:
+        # Files Pods may mount by hostPath (model archives). Outside the state directory,
+        # which usually sits under a home folder that uid 10001 in a container cannot enter.
+        return pathlib.Path("/run/shadowgate") / self.stack_key / "share"
+
+    @property
     def kubelet_root(self) -> pathlib.Path:
-        return self.node_dir / "kubelet"
+        # kubelet makes Unix sockets under its root (pod-resources, plugins), so it must be a
+        # short path, whatever the state directory is; /var/lib as on any node.
+        return pathlib.Path("/var/lib/shadowgate") / self.stack_key / "kubelet"
 
     @property
     def kubelet_config(self) -> pathlib.Path:

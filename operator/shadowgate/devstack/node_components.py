@@ -33,15 +33,6 @@ KUBELET_HEALTHZ = "http://127.0.0.1:10248/healthz"
 KUBE_PROXY_HEALTHZ = "http://127.0.0.1:10256/healthz"
 DNS_HEALTH_PORT = 8080
 DNS_READY_PORT = 8181
-# The real node adds what the node agent's stand-in had no use for: node lifecycle (it lifts the
-# not-ready taint kubelet registers with, and taints an unreachable node as a cluster would),
-# removing Pods of a deleted node or finished ones, and EndpointSlices mirrored from Endpoints.
-NODE_CONTROLLERS: tuple[str, ...] = (
-    *CONTROLLERS,
-    "node-lifecycle-controller",
-    "pod-garbage-collector-controller",
-    "endpointslice-mirroring-controller",
-)
 
 
 def stack_key(root: pathlib.Path) -> str:
@@ -169,7 +160,7 @@ def kube_controller_manager(node: RealNode) -> ComponentSpec:
         "--bind-address=127.0.0.1",
         f"--secure-port={CONTROLLER_MANAGER_PORT}",
         f"--cert-dir={node.layout.controller_manager_certs}",
-        f"--controllers={','.join(NODE_CONTROLLERS)}",
+        f"--controllers={','.join(CONTROLLERS)}",
         f"--service-cluster-ip-range={node.net.service_cidr}",
         "--concurrent-gc-syncs=5",
         "--profiling=false",

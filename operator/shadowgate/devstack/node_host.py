@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 RUN_DIR = pathlib.Path("/run/shadowgate")
+PROC = pathlib.Path("/proc")
 # What kubelet 1.36 sets (kubelet/cm/container_manager_linux.go setupKernelTunables).
 KUBELET_SYSCTLS: tuple[str, ...] = ("vm/overcommit_memory", "kernel/panic", "kernel/panic_on_oops")
 
@@ -42,9 +43,7 @@ def _read(path: pathlib.Path) -> dict[str, Any]:
         return {}
 
 
-def hold_sysctls(
-    key: str, run_dir: pathlib.Path = RUN_DIR, proc: pathlib.Path = pathlib.Path("/proc")
-) -> None:
+def hold_sysctls(key: str, run_dir: pathlib.Path = RUN_DIR, proc: pathlib.Path = PROC) -> None:
     """Record the host's values before this stack's kubelet starts (unless a stack already did)."""
     with _locked(run_dir) as path:
         doc = _read(path)
@@ -57,9 +56,7 @@ def hold_sysctls(
         path.write_text(json.dumps(doc, indent=2))
 
 
-def release_sysctls(
-    key: str, run_dir: pathlib.Path = RUN_DIR, proc: pathlib.Path = pathlib.Path("/proc")
-) -> bool:
+def release_sysctls(key: str, run_dir: pathlib.Path = RUN_DIR, proc: pathlib.Path = PROC) -> bool:
     """Drop this stack's hold; the last holder writes the saved values back. True if restored."""
     with _locked(run_dir) as path:
         doc = _read(path)
@@ -188,3 +185,18 @@ def remove_netns_files(paths: Iterable[pathlib.Path]) -> list[str]:
         except OSError as err:
             failed.append(f"{path}: {err.strerror}")
     return failed
+
+
+def container_pid(container_id: str, run_dir: pathlib.Path = RUN_DIR) -> int | None:
+    """The host pid of a running container of any local stack's node, from the ``init.pid`` its
+    containerd shim writes; ``container_id`` is a Pod status' ``containerd://<id>``. None when
+    the id is another runtime's, or the container is not running here."""
+    scheme, _, cid = container_id.partition("://")
+    if scheme != "containerd" or not cid.isalnum():
+        return None
+    for pid_file in run_dir.glob(f"*/containerd/io.containerd.runtime.v2.task/k8s.io/{cid}/init.pid"):
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(pid_file.read_text().strip())
+            if (PROC / str(pid)).exists():
+                return pid
+    return None

@@ -202,6 +202,8 @@ def cleanup(real: RealNode, log: Log) -> list[str]:
     if node_host.release_sysctls(real.key):
         log("restored the host sysctls kubelet changed")
     shutil.rmtree(paths.containerd_state.parent, ignore_errors=True)
+    # Emptied of mounts above; what remains is kubelet's own bookkeeping.
+    shutil.rmtree(paths.kubelet_root.parent, ignore_errors=True)
     for problem in problems:
         log(f"cleanup: {problem}")
     return problems

@@ -6,8 +6,9 @@ kernel after a crash, so a record also keeps the process start time from ``/proc
 whose start time differs is someone else's process and is never signalled.
 
 Every child also inherits ``SHADOWGATE_STACK_ID``. Descendants that leave the session
-(the node agent's Pod processes may start their own) still carry it, which is how ``down``
-finds strays.
+(containerd's shims start their own) still carry it, which is how ``down`` finds strays.
+Container processes get their environment from the Pod spec, not from here; ``down`` finds
+them by their cgroups instead (``node_host.remove_cgroups``).
 """
 
 from __future__ import annotations

@@ -2,13 +2,14 @@
 
 Targets are added while the stack runs through file_sd: one JSON file per job in
 ``layout.file_sd_dir``. Prometheus watches the folder (inotify, plus a 1 s re-read), so no
-reload is needed. Files are replaced atomically under an ``flock``, so tests, the demo and
-the node agent can add targets concurrently. The node agent writes its own files (one per
-Pod) in the same folder; this module only ever touches ``job-*.json``.
+reload is needed. Files are replaced atomically under an ``flock``, so tests and the demo can
+add targets concurrently; this module only ever touches ``job-*.json``. A target's address is
+as Prometheus sees it: inside the node's network namespace, where Prometheus runs.
 
-On a real node Prometheus finds the cluster's Pods itself: ``render_node_config`` adds the
+Prometheus finds the cluster's Pods itself: ``render_node_config`` adds the
 ``kubernetes_sd_configs`` jobs that mirror the chart's PodMonitor and ServiceMonitor
-(``shadowgate.devstack.prometheus_sd``), and keeps the file_sd job for host targets.
+(``shadowgate.devstack.prometheus_sd``), and keeps the file_sd job for processes on the node
+that are not Pods (a test's own HTTP server).
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import importlib.util
 import os
 import pathlib
 import shutil
@@ -19,13 +18,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Literal
 
 from shadowgate.devstack import (
     binaries,
     certs,
     components,
     health,
+    images,
     kubeconfig,
     node_components,
     node_lifecycle,
@@ -35,12 +34,10 @@ from shadowgate.devstack import (
     state,
 )
 from shadowgate.devstack.components import ComponentSpec
-from shadowgate.devstack.layout import COMPONENTS, REAL_NODE_COMPONENTS, StackLayout, default_state_dir
+from shadowgate.devstack.layout import COMPONENTS, StackLayout, default_state_dir
 from shadowgate.devstack.processes import STACK_ID_ENV
 
 Log = Callable[[str], None]
-NODE_ENV = "SHADOWGATE_NODE"
-NodeKind = Literal["real", "agent"]
 
 
 class StackError(RuntimeError):
@@ -74,6 +71,8 @@ class UpResult:
     api_server: str
     prometheus_url: str
     restarted_because: str = ""
+    # The node's network namespace.
+    netns: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,10 +87,6 @@ def _tail(path: pathlib.Path, lines: int = 15) -> str:
         return f"(cannot read log: {err})"
 
 
-def node_agent_available() -> bool:
-    return importlib.util.find_spec("shadowgate.devstack.node_agent") is not None
-
-
 class Stack:
     """One local stack, living in ``state_dir`` (default: ``$SHADOWGATE_STATE_DIR`` or the cache)."""
 
@@ -101,9 +96,7 @@ class Stack:
         *,
         start_timeout_s: float = 120.0,
         log: Log | None = None,
-        node_agent: bool | None = None,
         environ: Mapping[str, str] | None = None,
-        node: NodeKind | None = None,
     ) -> None:
         self._environ = dict(os.environ if environ is None else environ)
         root = pathlib.Path(state_dir).resolve() if state_dir else default_state_dir(self._environ)
@@ -112,14 +105,6 @@ class Stack:
         self.layout = StackLayout(root)
         self._timeout = start_timeout_s
         self._log: Log = log or (lambda _msg: None)
-        kind = node or self._environ.get(NODE_ENV) or "agent"
-        if kind not in ("real", "agent"):
-            raise StackError(f"{NODE_ENV}={kind!r}: expected real or agent")
-        # A real node: kubelet, containerd and the rest in a network namespace of their own.
-        self._real = kind == "real"
-        self._node_agent = (
-            False if self._real else node_agent_available() if node_agent is None else node_agent
-        )
         self._targets = prometheus.ScrapeTargets(self.layout)
 
     # --- what callers read -------------------------------------------------------------
@@ -144,6 +129,11 @@ class Stack:
     @property
     def prometheus_url(self) -> str:
         return f"http://127.0.0.1:{self._running_state().ports['prometheus']}"
+
+    @property
+    def in_cluster_prometheus_url(self) -> str:
+        """Prometheus as a Pod reaches it: the ``prometheus`` Service in kube-system."""
+        return "http://prometheus.kube-system.svc:9090"
 
     @property
     def bin_dir(self) -> pathlib.Path:
@@ -176,38 +166,37 @@ class Stack:
         """The running real node (its namespace, paths and binaries); StackError otherwise."""
         current = self._running_state()
         if current.node != "real":
-            raise StackError(f"the stack in {self.state_dir} runs the node agent, not a real node")
+            raise StackError(
+                f"the stack in {self.state_dir} was started by an older version without a real node;"
+                " run `shadowgate dev down`, then `shadowgate dev up`"
+            )
         return node_components.RealNode(self.layout, pathlib.Path(current.bin_dir), current.ports)
+
+    def _netns(self) -> str:
+        current = state.load(self.layout)
+        return self.real_node().net.netns if current.node == "real" and current.components else ""
 
     @staticmethod
     def _order(current: state.StackState) -> tuple[str, ...]:
-        return REAL_NODE_COMPONENTS if current.node == "real" else COMPONENTS
+        # A state file from an older version may record components that no longer exist (the
+        # node agent's stand-in); they are stopped too, last started first.
+        legacy = tuple(n for n in current.components if n not in COMPONENTS)
+        return (*COMPONENTS, *legacy)
 
     def _specs(self, current: state.StackState) -> dict[str, ComponentSpec]:
-        if current.node == "real":
-            real = node_components.RealNode(self.layout, pathlib.Path(current.bin_dir), current.ports)
-            return {
-                "etcd": node_components.etcd(real),
-                "containerd": node_components.containerd(real),
-                "kube-apiserver": node_components.kube_apiserver(real),
-                "relay": node_components.relay(real),
-                "kube-controller-manager": node_components.kube_controller_manager(real),
-                "kube-scheduler": node_components.kube_scheduler(real),
-                "kubelet": node_components.kubelet(real),
-                "kube-proxy": node_components.kube_proxy(real),
-                "coredns": node_components.coredns(real),
-                "prometheus": node_components.prometheus(real, current.prometheus_binary),
-            }
-        bin_dir, ports = pathlib.Path(current.bin_dir), current.ports
-        specs = {
-            "etcd": components.etcd(self.layout, ports, bin_dir),
-            "prometheus": components.prometheus(self.layout, ports, current.prometheus_binary),
-            "kube-apiserver": components.kube_apiserver(self.layout, ports, bin_dir),
-            "kube-controller-manager": components.kube_controller_manager(self.layout, ports, bin_dir),
+        real = node_components.RealNode(self.layout, pathlib.Path(current.bin_dir), current.ports)
+        return {
+            "etcd": node_components.etcd(real),
+            "containerd": node_components.containerd(real),
+            "kube-apiserver": node_components.kube_apiserver(real),
+            "relay": node_components.relay(real),
+            "kube-controller-manager": node_components.kube_controller_manager(real),
+            "kube-scheduler": node_components.kube_scheduler(real),
+            "kubelet": node_components.kubelet(real),
+            "kube-proxy": node_components.kube_proxy(real),
+            "coredns": node_components.coredns(real),
+            "prometheus": node_components.prometheus(real, current.prometheus_binary),
         }
-        if self._node_agent or "node-agent" in current.components:
-            specs["node-agent"] = components.node_agent(self.layout)
-        return specs
 
     def status(self) -> list[ComponentStatus]:
         """Each recorded component with pid, port, whether it runs and answers its health check."""
@@ -218,7 +207,7 @@ class Stack:
             record = current.components.get(name)
             if record is None:
                 continue
-            spec = specs[name]
+            spec = specs.get(name) or ComponentSpec(name, record.argv, components.HealthCheck("process"))
             running = processes.is_running(record)
             healthy, detail = health.probe(spec.health, self.layout) if running else (False, "")
             if not running:
@@ -248,18 +237,13 @@ class Stack:
             if current.components:
                 bad = self._unhealthy_after_grace()
                 if not bad:
-                    if self._node_agent and current.node != "real" and "node-agent" not in current.components:
-                        # The node agent module arrived after this stack started: add it.
-                        env = {**self._environ, STACK_ID_ENV: current.stack_id, "KUBECONFIG": self.kubeconfig}
-                        self._spawn(current, components.node_agent(self.layout), env)
-                    return UpResult(True, 0.0, self.kubeconfig, self.api_server, self.prometheus_url)
+                    return UpResult(
+                        True, 0.0, self.kubeconfig, self.api_server, self.prometheus_url, "", self._netns()
+                    )
                 restarted_because = "; ".join(f"{s.name}: {s.detail} (log {s.log})" for s in bad)
                 self._log(f"restarting the stack: {restarted_because}")
                 current = self._stop_all(current)
-            if self._real:
-                self._start_real(current)
-            else:
-                self._start(current)
+            self._start(current)
         return UpResult(
             False,
             time.monotonic() - started_at,
@@ -267,52 +251,10 @@ class Stack:
             self.api_server,
             self.prometheus_url,
             restarted_because,
+            self._netns(),
         )
 
     def _start(self, previous: state.StackState) -> None:
-        bin_dir = binaries.ensure(self._log, self._environ)
-        prom = shutil.which("prometheus", path=self._environ.get("PATH"))
-        if prom is None:
-            raise StackError("prometheus is not installed (hack/bootstrap.sh installs Debian's package)")
-        created = certs.ensure_pki(self.layout)
-        if created:
-            self._log(f"generated {', '.join(created)} in {self.layout.pki}")
-        current = replace(
-            previous,
-            stack_id=uuid.uuid4().hex,
-            ports=components.allocate_ports(previous.ports),
-            bin_dir=str(bin_dir),
-            prometheus_binary=prom,
-            components={},
-        )
-        state.save(self.layout, current)
-        kubeconfig.write(self.layout, f"https://127.0.0.1:{current.ports['kube-apiserver']}")
-        prometheus.write_config(self.layout, f"127.0.0.1:{current.ports['prometheus']}")
-        specs = self._specs(current)
-        env = {**self._environ, STACK_ID_ENV: current.stack_id, "KUBECONFIG": self.kubeconfig}
-        try:
-            # etcd and Prometheus need nothing; the API server needs etcd; the rest need the API.
-            current = self._spawn(current, specs["etcd"], env)
-            current = self._spawn(current, specs["prometheus"], env)
-            self._wait(current, specs["etcd"])
-            current = self._spawn(current, specs["kube-apiserver"], env)
-            self._wait(current, specs["kube-apiserver"])
-            current = self._spawn(current, specs["kube-controller-manager"], env)
-            if "node-agent" in specs:
-                current = self._spawn(current, specs["node-agent"], env)
-            self._wait(current, specs["kube-controller-manager"])
-            self._wait(current, specs["prometheus"])
-            self._wait_default_service_account(current)
-            if "node-agent" in specs:
-                self._wait(current, specs["node-agent"])
-        except BaseException:
-            self._log("start-up failed; stopping what was started")
-            self._stop_all(current)
-            raise
-
-    def _start_real(self, previous: state.StackState) -> None:
-        from shadowgate.devstack import images  # buildah and debootstrap: only the real node needs them
-
         bin_dir = binaries.ensure(self._log, self._environ)
         found = prometheus_sd.find_kubernetes_sd_prometheus([bin_dir])
         if found is None:
@@ -348,13 +290,14 @@ class Stack:
             self._wait(current, specs["containerd"])
             # Imported while the API server starts; kubelet needs the pause image for any Pod.
             images.import_images(real.paths.containerd_socket, [pause, control_plane], self._log)
+            images.tag_dev(real.paths.containerd_socket, control_plane, "control-plane")
             self._wait(current, specs["kube-apiserver"])
             self._wait(current, specs["relay"])
             kubelet_start = time.time()
-            for name in REAL_NODE_COMPONENTS[4:]:
+            for name in COMPONENTS[4:]:
                 current = self._spawn(current, specs[name], env)
             node_lifecycle.apply_cluster_objects(real)
-            for name in REAL_NODE_COMPONENTS[4:]:
+            for name in COMPONENTS[4:]:
                 self._wait(current, specs[name])
             node_lifecycle.wait_node_ready(real, kubelet_start, self._timeout, self._log)
             self._wait_default_service_account(current)
@@ -363,14 +306,40 @@ class Stack:
             self._stop_all(current)
             raise
 
+    @contextlib.contextmanager
+    def joined(self) -> Iterator[None]:
+        """Run the calling thread inside the real node's network namespace for the block: it
+        and every thread or process it starts there reach Pod IPs, ClusterIPs, cluster DNS's
+        address and the node's daemons directly, as a process on a cluster's node would."""
+        from shadowgate.devstack import netns
+
+        with netns.joined(self.real_node().net):
+            yield
+
+    def publish(self, source: pathlib.Path, name: str) -> pathlib.Path:
+        """Copy the folder ``source`` to the node as ``name``, readable by any container user,
+        and return its path on the node (for a read-only hostPath volume). Replaces a previous
+        copy; the node's ``down`` removes it."""
+        target = self.real_node().paths.share_dir / name
+        staging = target.with_name(f".{name}.tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(source, staging, symlinks=False)
+        for folder, _dirs, files in os.walk(staging):
+            os.chmod(folder, 0o755)
+            for f in files:
+                os.chmod(os.path.join(folder, f), 0o644)
+        staging.parent.chmod(0o755)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        return target
+
     def load_image(self, kind: str) -> str:
         """Build (or find cached) one of the product's images and import it into the running
-        node's containerd; returns the image name Pods use (``imagePullPolicy: Never``)."""
-        from shadowgate.devstack import images
-
+        node's containerd, also as ``images.dev_name(kind)``; returns its content-tagged name."""
         real = self.real_node()
         built = images.ensure(kind, self._log, self._environ)
         images.import_images(real.paths.containerd_socket, [built], self._log)
+        images.tag_dev(real.paths.containerd_socket, built, kind)
         return built.name
 
     def restart(self, name: str) -> None:

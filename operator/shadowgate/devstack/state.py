@@ -25,7 +25,8 @@ class StackState:
     ports: dict[str, int] = field(default_factory=dict)
     bin_dir: str = ""
     prometheus_binary: str = ""
-    # "real" for a real node (kubelet, containerd), "" for the node agent's stand-in.
+    # "real" for a real node (kubelet, containerd); "" in a state file of an older version,
+    # whose node agent's stand-in ran Pods as host processes.
     node: str = ""
     components: dict[str, ProcessRecord] = field(default_factory=dict)
 
