@@ -10,7 +10,7 @@ from shadowgate.core.gates import parsing, presets
 from shadowgate.core.lifecycle.phases import Phase
 from shadowgate.core.verdicts import Verdict
 from shadowgate.sources.base import QueryContext
-from shadowgate.traffic.applied import Evidence, Report
+from shadowgate.traffic.applied import Report, RouteEvidence
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_preset_rollback_gate_is_decided(available: bool, verdict: Verdict) -> N
         gates=tuple(parsing.parse_gates({"preset": "mangaassist"})),
         checks={"rollback": available},
         # A Gateway that accepted the route's current generation: proof the route is applied.
-        route=Evidence(written=3, reports=(Report("Gateway gw", 3),)),
+        route=RouteEvidence(written=3, reports=(Report("Gateway gw", 3),)),
     )
     results = {r.gate: r for r in EngineAnalyzer({}).analyse(request)}
     assert results["rollback"].verdict is verdict

@@ -29,7 +29,7 @@ GOLD = golden.load_files(
 )
 CTX = QueryContext(namespace="ns", target="retriever", candidate="cand")
 HEADER = specs.Header(
-    "offline", specs.Kind.RELATIVE, specs.Source.EVALUATION, frozenset({specs.Phase.EVALUATION})
+    "offline", specs.Kind.RELATIVE, specs.Source.EVALUATION, frozenset({specs.GatePhase.EVALUATION})
 )
 
 

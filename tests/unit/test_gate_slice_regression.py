@@ -400,7 +400,7 @@ def test_defaults_and_preset() -> None:
             "slices",
             specs.Kind.SLICE_REGRESSION,
             specs.Source.EVALUATION,
-            frozenset({specs.Phase.EVALUATION}),
+            frozenset({specs.GatePhase.EVALUATION}),
         ),
         family="retrieval",
         metric="recall@3",

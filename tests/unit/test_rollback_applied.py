@@ -17,7 +17,7 @@ from shadowgate.sources.base import QueryContext
 from shadowgate.sources.promapi import PrometheusAPI, RetryPolicy
 from shadowgate.sources.router_versions import PrometheusRouterVersions, parse_versions
 from shadowgate.traffic import httproute
-from shadowgate.traffic.applied import Evidence, Report, decide
+from shadowgate.traffic.applied import Report, RouteEvidence, decide
 from shadowgate.traffic.base import RouteNotFound, RouteTarget
 from shadowgate.traffic.router_table import RouterTableProvider
 from test_controller import body_for, harness, run
@@ -138,11 +138,11 @@ def test_prometheus_router_versions_try_once_by_default() -> None:
 )
 def test_router_table_evidence_is_the_written_version(table: dict[str, Any], want: int) -> None:
     evidence = RouterTableProvider(FakeConfigMaps({"retriever": table})).applied(TARGET)
-    assert evidence == Evidence(written=want, reports=None)  # reports come from Prometheus
+    assert evidence == RouteEvidence(written=want, reports=None)  # reports come from Prometheus
 
 
 class _Raising:
-    def applied(self, target: RouteTarget) -> Evidence:
+    def applied(self, target: RouteTarget) -> RouteEvidence:
         raise RouteNotFound("route 'retriever': ConfigMap manga/shadowgate-route-retriever not found")
 
 
@@ -211,7 +211,7 @@ class _Versions:
         self.closed = True
 
 
-def _analyse(route: Evidence | None, versions: _Versions | None, available: bool = True) -> Verdict:
+def _analyse(route: RouteEvidence | None, versions: _Versions | None, available: bool = True) -> Verdict:
     request = AnalysisRequest(
         context=QueryContext(namespace="manga", target="retriever", candidate="c", route="retriever", at=5.0),
         phase=Phase.SHADOW,
@@ -226,19 +226,23 @@ def _analyse(route: Evidence | None, versions: _Versions | None, available: bool
 @pytest.mark.parametrize(
     ("route", "answer", "want"),
     [
-        pytest.param(Evidence(written=5), {"r-0": 5, "r-1": 6}, Verdict.PASS, id="routers-applied"),
-        pytest.param(Evidence(written=5), {"r-0": 5, "r-1": 4}, Verdict.INCONCLUSIVE, id="one-router-behind"),
-        pytest.param(Evidence(written=5), {}, Verdict.INCONCLUSIVE, id="router-stopped-no-series"),
+        pytest.param(RouteEvidence(written=5), {"r-0": 5, "r-1": 6}, Verdict.PASS, id="routers-applied"),
         pytest.param(
-            Evidence(written=5), "prometheus unreachable", Verdict.INCONCLUSIVE, id="prometheus-down"
+            RouteEvidence(written=5), {"r-0": 5, "r-1": 4}, Verdict.INCONCLUSIVE, id="one-router-behind"
+        ),
+        pytest.param(RouteEvidence(written=5), {}, Verdict.INCONCLUSIVE, id="router-stopped-no-series"),
+        pytest.param(
+            RouteEvidence(written=5), "prometheus unreachable", Verdict.INCONCLUSIVE, id="prometheus-down"
         ),
         pytest.param(
-            Evidence(written=None, missing="gone"), {"r-0": 5}, Verdict.INCONCLUSIVE, id="route-gone"
+            RouteEvidence(written=None, missing="gone"), {"r-0": 5}, Verdict.INCONCLUSIVE, id="route-gone"
         ),
         pytest.param(None, {"r-0": 5}, Verdict.INCONCLUSIVE, id="not-gathered"),
     ],
 )
-def test_analyzer_rollback_gate(route: Evidence | None, answer: dict[str, int] | str, want: Verdict) -> None:
+def test_analyzer_rollback_gate(
+    route: RouteEvidence | None, answer: dict[str, int] | str, want: Verdict
+) -> None:
     versions = _Versions(answer)
     assert _analyse(route, versions) is want
     if route is not None and not route.missing:
@@ -246,18 +250,18 @@ def test_analyzer_rollback_gate(route: Evidence | None, answer: dict[str, int] |
 
 
 def test_analyzer_without_prometheus_never_assumes() -> None:
-    assert _analyse(Evidence(written=5), None) is Verdict.INCONCLUSIVE
+    assert _analyse(RouteEvidence(written=5), None) is Verdict.INCONCLUSIVE
 
 
 def test_analyzer_gateway_reports_need_no_prometheus() -> None:
     versions = _Versions("must not be asked")
-    evidence = Evidence(written=2, reports=(Report("Gateway gw", 2),))
+    evidence = RouteEvidence(written=2, reports=(Report("Gateway gw", 2),))
     assert _analyse(evidence, versions) is Verdict.PASS
     assert versions.asked == []
 
 
 def test_unhealthy_primary_still_fails_decisively() -> None:
-    assert _analyse(Evidence(written=5), _Versions({"r-0": 5}), available=False) is Verdict.FAIL
+    assert _analyse(RouteEvidence(written=5), _Versions({"r-0": 5}), available=False) is Verdict.FAIL
 
 
 def test_router_check_name_is_the_presets() -> None:
@@ -277,4 +281,4 @@ def test_reconcile_hands_the_written_table_version_to_the_analysis() -> None:
     shadow = [r for r in analyzer.requests if r.phase is Phase.SHADOW]
     assert shadow, [r.phase for r in analyzer.requests]
     # Shadow began by writing mirror on (version 1 -> 2): its analyses see that write's version.
-    assert {r.route for r in shadow} == {Evidence(written=2, reports=None)}
+    assert {r.route for r in shadow} == {RouteEvidence(written=2, reports=None)}

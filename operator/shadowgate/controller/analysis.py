@@ -28,9 +28,9 @@ from shadowgate.traffic.base import RouteTarget, TrafficProvider
 
 _log = logging.getLogger(__name__)
 _PHASES = {
-    Phase.EVALUATING: specs.Phase.EVALUATION,
-    Phase.SHADOW: specs.Phase.SHADOW,
-    Phase.CANARY: specs.Phase.CANARY,
+    Phase.EVALUATING: specs.GatePhase.EVALUATION,
+    Phase.SHADOW: specs.GatePhase.SHADOW,
+    Phase.CANARY: specs.GatePhase.CANARY,
 }
 
 
@@ -47,7 +47,7 @@ class AnalysisRequest:
     model_kind: str | None = None
     # What the traffic provider said about the route's applied state (``route_evidence``);
     # None: not gathered, so ``router-accepts-zero-weight`` stays unanswered.
-    route: applied.Evidence | None = None
+    route: applied.RouteEvidence | None = None
 
 
 class Analyzer(Protocol):
@@ -70,12 +70,12 @@ def operator_checks(checks: Mapping[str, bool], route_applied: bool | None = Non
     return out
 
 
-def route_evidence(provider: TrafficProvider, target: RouteTarget) -> applied.Evidence:
+def route_evidence(provider: TrafficProvider, target: RouteTarget) -> applied.RouteEvidence:
     """The provider's evidence; a failed read is evidence missing, never an exception."""
     try:
         return provider.applied(target)
     except Exception as exc:  # a read problem must hold the gate, not fail the reconcile
-        return applied.Evidence(written=None, missing=f"{type(exc).__name__}: {exc}")
+        return applied.RouteEvidence(written=None, missing=f"{type(exc).__name__}: {exc}")
 
 
 class _Checks:

@@ -25,7 +25,7 @@ class Report:
 
 
 @dataclass(frozen=True)
-class Evidence:
+class RouteEvidence:
     """What the traffic provider can say about a route's applied state.
 
     ``written``: the version the route's source holds now, None when it has none.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from shadowgate.core.lifecycle import spec as defaults
-from shadowgate.traffic.applied import Evidence
+from shadowgate.traffic.applied import RouteEvidence
 
 
 class RouteNotFound(LookupError):
@@ -51,7 +51,7 @@ class TrafficProvider(Protocol):
 
     def get_routes(self, target: RouteTarget) -> Routes: ...
 
-    def applied(self, target: RouteTarget) -> Evidence:
+    def applied(self, target: RouteTarget) -> RouteEvidence:
         """The route's written version and, where the provider can read them, the data plane's
         reports of what it applies (``applied.decide`` judges them); raise ``RouteNotFound``."""
         ...

@@ -23,7 +23,7 @@ import copy
 from typing import Any
 
 from shadowgate.kube.base import Conflict, CustomObjects, NotFound
-from shadowgate.traffic.applied import Evidence, Report
+from shadowgate.traffic.applied import Report, RouteEvidence
 from shadowgate.traffic.base import RouteNotFound, Routes, RouteTarget
 
 GROUP, VERSION, PLURAL = "gateway.networking.k8s.io", "v1", "httproutes"
@@ -129,7 +129,7 @@ def _parent_key(ref: dict[str, Any], namespace: str) -> tuple[str, ...]:
     )
 
 
-def applied_of(route: dict[str, Any]) -> Evidence:
+def applied_of(route: dict[str, Any]) -> RouteEvidence:
     """Each parent's ``Accepted`` generation versus the route's ``generation`` (pure)."""
     meta = route.get("metadata") or {}
     namespace = str(meta.get("namespace", ""))
@@ -145,7 +145,7 @@ def applied_of(route: dict[str, Any]) -> Evidence:
         seen = accepted.get(_parent_key(ref, namespace)) or [None]
         version = None if None in seen else min(v for v in seen if v is not None)
         reports.append(Report(replica=f"Gateway {ref.get('name', '')}", version=version))
-    return Evidence(written=int(generation) if generation is not None else None, reports=tuple(reports))
+    return RouteEvidence(written=int(generation) if generation is not None else None, reports=tuple(reports))
 
 
 def _service_ref(name: str, port: int) -> dict[str, Any]:
@@ -212,7 +212,7 @@ class HTTPRouteProvider:
     def get_routes(self, target: RouteTarget) -> Routes:
         return routes_of(self._read(target), target)
 
-    def applied(self, target: RouteTarget) -> Evidence:
+    def applied(self, target: RouteTarget) -> RouteEvidence:
         return applied_of(self._read(target))
 
     def stickiness(self, target: RouteTarget) -> str:

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from shadowgate.kube.base import ConfigMaps, Conflict, NotFound
-from shadowgate.traffic.applied import Evidence
+from shadowgate.traffic.applied import RouteEvidence
 from shadowgate.traffic.base import RouteNotFound, Routes, RouteTarget
 
 KEY = "route.json"
@@ -96,10 +96,10 @@ class RouterTableProvider:
     def get_routes(self, target: RouteTarget) -> Routes:
         return routes_of(self._read(target)[0])
 
-    def applied(self, target: RouteTarget) -> Evidence:
+    def applied(self, target: RouteTarget) -> RouteEvidence:
         # Each router replica reports the version it applies as a metric, not in the ConfigMap;
         # the analysis reads those reports from Prometheus (reports=None).
-        return Evidence(written=int(self._read(target)[0].get("version") or 0))
+        return RouteEvidence(written=int(self._read(target)[0].get("version") or 0))
 
     def stickiness(self, target: RouteTarget) -> str:
         return ""  # the router hashes stickyKey itself (docs/router.md)

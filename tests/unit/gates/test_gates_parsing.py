@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from shadowgate.core.gates import parsing, specs
-from shadowgate.core.gates.specs import GateSpecError, Kind, Phase, Source
+from shadowgate.core.gates.specs import GatePhase, GateSpecError, Kind, Source
 
 NOCLICK = 'sum(increase(shadowgate_router_noclicks_total{route="{route}",variant="{variant}"}[{window}]))'
 
@@ -272,7 +272,7 @@ def test_preset_has_the_ten_gates() -> None:
         pytest.param(
             {"preset": "mangaassist", "overrides": {"cost": {"phases": ["canary"], "critical": True}}},
             "cost",
-            lambda g: g.header.phases == frozenset({Phase.CANARY}) and g.header.critical,
+            lambda g: g.header.phases == frozenset({GatePhase.CANARY}) and g.header.critical,
             id="override-header",
         ),
         pytest.param(
@@ -292,7 +292,7 @@ def test_preset_has_the_ten_gates() -> None:
                 }
             ],
             "t",
-            lambda g: g.header.phases == frozenset({Phase.EVALUATION}) and g.checks[0].max == 0.0,
+            lambda g: g.header.phases == frozenset({GatePhase.EVALUATION}) and g.checks[0].max == 0.0,
             id="list-form-evaluation-defaults",
         ),
         pytest.param(
@@ -322,7 +322,7 @@ def test_disable_removes_a_preset_gate_and_preset_is_not_mutated() -> None:
     ("phase", "names"),
     [
         pytest.param(
-            Phase.EVALUATION,
+            GatePhase.EVALUATION,
             {
                 "business-weighted-harm",
                 "rare-class-recall",
@@ -333,11 +333,11 @@ def test_disable_removes_a_preset_gate_and_preset_is_not_mutated() -> None:
             },
             id="evaluation",
         ),
-        pytest.param(Phase.SHADOW, {"latency", "cost", "rollback"}, id="shadow"),
-        pytest.param(Phase.CANARY, {"user-visible-quality", "latency", "cost"}, id="canary"),
+        pytest.param(GatePhase.SHADOW, {"latency", "cost", "rollback"}, id="shadow"),
+        pytest.param(GatePhase.CANARY, {"user-visible-quality", "latency", "cost"}, id="canary"),
     ],
 )
-def test_applicable_by_phase(phase: Phase, names: set[str]) -> None:
+def test_applicable_by_phase(phase: GatePhase, names: set[str]) -> None:
     gates = parsing.parse_gates({"preset": "mangaassist"})
     assert {g.header.name for g in specs.applicable(gates, phase)} == names
 
@@ -354,23 +354,26 @@ def test_empty_and_kinds() -> None:
     ("phase", "model_kind", "names"),
     [
         pytest.param(
-            Phase.EVALUATION,
+            GatePhase.EVALUATION,
             "retriever",
             {"factuality", "spoiler-safety", "offline-quality", "no-slice-regression"},
             id="retriever",
         ),
-        pytest.param(Phase.EVALUATION, "reranker", {"factuality", "spoiler-safety"}, id="reranker"),
+        pytest.param(GatePhase.EVALUATION, "reranker", {"factuality", "spoiler-safety"}, id="reranker"),
         pytest.param(
-            Phase.EVALUATION, "classifier", {"business-weighted-harm", "rare-class-recall"}, id="classifier"
+            GatePhase.EVALUATION,
+            "classifier",
+            {"business-weighted-harm", "rare-class-recall"},
+            id="classifier",
         ),
         pytest.param(
-            Phase.CANARY,
+            GatePhase.CANARY,
             "classifier",
             {"user-visible-quality", "latency", "cost"},
             id="online-gates-any-kind",
         ),
     ],
 )
-def test_applicable_by_model_kind(phase: Phase, model_kind: str, names: set[str]) -> None:
+def test_applicable_by_model_kind(phase: GatePhase, model_kind: str, names: set[str]) -> None:
     gates = parsing.parse_gates({"preset": "mangaassist"})
     assert {g.header.name for g in specs.applicable(gates, phase, model_kind)} == names

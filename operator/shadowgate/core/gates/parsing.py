@@ -19,7 +19,7 @@ from typing import Any
 
 from shadowgate.core.gates import presets, registry
 from shadowgate.core.gates.fields import Fields
-from shadowgate.core.gates.specs import GateSpec, GateSpecError, Header, Kind, Phase, Source
+from shadowgate.core.gates.specs import GatePhase, GateSpec, GateSpecError, Header, Kind, Source
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _TOP_KEYS = {"preset", "overrides", "disable", "extra"}
@@ -111,9 +111,9 @@ def parse_gate(raw: Mapping[str, Any], position: int = 0) -> GateSpec:
     phase_names = f.strings("phases", _default_phases(entry.live_phases, source))
     phases = set()
     for p in phase_names:
-        if p not in {str(x) for x in Phase}:
-            raise f.error("phases", f"unknown phase {p!r} (known: {[str(x) for x in Phase]})")
-        phases.add(Phase(p))
+        if p not in {str(x) for x in GatePhase}:
+            raise f.error("phases", f"unknown phase {p!r} (known: {[str(x) for x in GatePhase]})")
+        phases.add(GatePhase(p))
     header = Header(
         name=name,
         kind=kind,
@@ -137,9 +137,9 @@ def _model_kinds(f: Fields) -> list[str]:
     return kinds
 
 
-def _default_phases(live: tuple[Phase, ...], source: Source) -> list[str]:
+def _default_phases(live: tuple[GatePhase, ...], source: Source) -> list[str]:
     if source is Source.EVALUATION:
-        return [Phase.EVALUATION.value]
+        return [GatePhase.EVALUATION.value]
     if source is Source.OPERATOR:
-        return [Phase.SHADOW.value]
+        return [GatePhase.SHADOW.value]
     return [p.value for p in live]

@@ -38,7 +38,7 @@ class Kind(enum.StrEnum):
     SLICE_REGRESSION = "slice-regression"
 
 
-class Phase(enum.StrEnum):
+class GatePhase(enum.StrEnum):
     EVALUATION = "evaluation"
     SHADOW = "shadow"
     CANARY = "canary"
@@ -78,7 +78,7 @@ class Header:
     name: str
     kind: Kind
     source: Source
-    phases: frozenset[Phase]
+    phases: frozenset[GatePhase]
     critical: bool = False
     # Consecutive Fail verdicts before this gate decides a rollback; None = the policy's
     # default. Critical gates always use 1.
@@ -221,7 +221,7 @@ GateSpec = (
 )
 
 
-def applicable(specs: list[GateSpec], phase: Phase, model_kind: str | None = None) -> list[GateSpec]:
+def applicable(specs: list[GateSpec], phase: GatePhase, model_kind: str | None = None) -> list[GateSpec]:
     """The gates that apply in ``phase`` (and to ``model_kind``, when known), in order.
     With ``model_kind`` None every gate of the phase applies, kind-specific ones included."""
     return [

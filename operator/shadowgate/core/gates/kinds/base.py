@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 from shadowgate.core.gates.fields import Fields
 from shadowgate.core.gates.outcomes import Outcome
 from shadowgate.core.gates.plans import Plan
-from shadowgate.core.gates.specs import Header, Kind, Phase, Source
+from shadowgate.core.gates.specs import GatePhase, Header, Kind, Source
 
 S = TypeVar("S")
 O = TypeVar("O")  # noqa: E741 - the observation type, as in the docstrings
@@ -27,7 +27,7 @@ class GateKind(Generic[S, O]):
     plan: Callable[[S], Plan]
     evaluate: Callable[[S, O], list[Outcome]]
     # Phases of a gate that reads live traffic (prometheus) when ``phases`` is not given.
-    live_phases: tuple[Phase, ...] = (Phase.SHADOW, Phase.CANARY)
+    live_phases: tuple[GatePhase, ...] = (GatePhase.SHADOW, GatePhase.CANARY)
 
 
 AnyKind = GateKind[Any, Any]

@@ -8,7 +8,7 @@ from shadowgate.core.gates.fields import Fields
 from shadowgate.core.gates.kinds.base import GateKind
 from shadowgate.core.gates.outcomes import INSUFFICIENT, Outcome
 from shadowgate.core.gates.plans import CountsPlan, Plan
-from shadowgate.core.gates.specs import Direction, Header, Hypothesis, Kind, Phase, ProportionSpec, Source
+from shadowgate.core.gates.specs import Direction, GatePhase, Header, Hypothesis, Kind, ProportionSpec, Source
 from shadowgate.core.stats import sequential
 from shadowgate.core.verdicts import Evidence, InconclusiveReason, Verdict
 
@@ -94,5 +94,5 @@ KIND = GateKind(
     parse=parse,
     plan=plan,
     evaluate=evaluate,
-    live_phases=(Phase.CANARY,),  # clicks are credited only to the variant that served
+    live_phases=(GatePhase.CANARY,),  # clicks are credited only to the variant that served
 )
