@@ -42,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--request-timeout-ms", type=float, default=30_000.0)
     serve.add_argument("--torch-threads", type=int, default=0, help="intra-op threads (0: one per core)")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--handler",
+        default="",
+        help="handler for the --model archives instead of their manifest's (retriever, classifier,"
+        " reranker or pkg.mod:Class)",
+    )
 
     archive = sub.add_parser("archive", help="build or verify model archives").add_subparsers(
         dest="archive_command", required=True
@@ -155,6 +161,7 @@ def _serve(args: argparse.Namespace) -> int:
         request_timeout_ms=args.request_timeout_ms,
         torch_threads=args.torch_threads,
         log_level=args.log_level,
+        handler=args.handler,
     )
     logging.basicConfig(
         level=args.log_level.upper(),

@@ -8,6 +8,7 @@ runs on a thread so the servers keep answering (and report "not ready") meanwhil
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import logging
 import pathlib
@@ -84,6 +85,9 @@ class RegisterOptions:
     batch_size: int | None = None
     max_batch_delay_ms: float | None = None
     workers: int | None = None
+    # Instead of the manifest's handler (``serve --handler``, which the operator passes for a
+    # Candidate's model.handler): a built-in name or pkg.mod:Class, resolved like the manifest's.
+    handler: str | None = None
 
 
 class ModelRepository:
@@ -134,12 +138,13 @@ class ModelRepository:
 
     # Changes
 
-    def load_at_startup(self, urls: list[str]) -> list[asyncio.Task[Entry]]:
+    def load_at_startup(self, urls: list[str], handler: str | None = None) -> list[asyncio.Task[Entry]]:
         """Register start-up archives in the background; not ready until all are listed."""
         self._pending_startup += len(urls)
         tasks = []
         for url in urls:
-            task = asyncio.get_running_loop().create_task(self.register(url, RegisterOptions()))
+            options = RegisterOptions(handler=handler)
+            task = asyncio.get_running_loop().create_task(self.register(url, options))
             task.add_done_callback(self._startup_done)
             tasks.append(task)
         return tasks
@@ -164,6 +169,10 @@ class ModelRepository:
             self._insert(entry)
             log.error("model %s from %s failed to load: %s", name, url, exc)
             return entry
+        if options.handler:
+            opened = dataclasses.replace(
+                opened, manifest=opened.manifest.model_copy(update={"handler": options.handler})
+            )
         manifest = opened.manifest
         try:
             batch = BatchSettings(

@@ -80,7 +80,7 @@ class ModelServer:
         configure_torch(self.settings.torch_threads)
         self.settings.model_store.mkdir(parents=True, exist_ok=True)
         # Listed before the ports open, so no probe ever sees "ready" before the models exist.
-        loads = self.repo.load_at_startup(list(self.settings.models))
+        loads = self.repo.load_at_startup(list(self.settings.models), self.settings.handler or None)
         serving = [asyncio.ensure_future(s.serve()) for s in self.servers]
         while not self.started and not any(t.done() for t in serving):
             await asyncio.sleep(0.01)

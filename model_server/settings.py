@@ -27,6 +27,8 @@ class Settings:
     request_timeout_ms: float = 30_000.0
     torch_threads: int = 0  # 0: one per CPU core
     log_level: str = "info"
+    # Overrides the start-up archives' manifest handler; empty: each archive's own.
+    handler: str = ""
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:

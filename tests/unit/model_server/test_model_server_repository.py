@@ -71,3 +71,23 @@ async def test_batch_overrides_apply(tmp_path: pathlib.Path, archives: dict[str,
     assert described["batch"] == {"batch_size": 2, "max_batch_delay_ms": 0.0, "queue_size": 256}
     assert described["workers"] == 3 and described["default"] is True
     await repo.close()
+
+
+async def test_handler_override_replaces_the_manifests_handler(
+    tmp_path: pathlib.Path, archives: dict[str, pathlib.Path]
+) -> None:
+    """``serve --handler``, as the operator passes a Candidate's model.handler: the same handler
+    as the manifest loads; another built-in is used instead of the manifest's (and fails on
+    this archive's files with the reason); an unknown one fails with the reason."""
+    repo = _repo(tmp_path)
+    (same,) = repo.load_at_startup([str(archives["classifier"])], handler="classifier")
+    entry = await same
+    assert (entry.status, entry.handler_name) == (Status.READY, "classifier")
+    other = await repo.register(str(archives["retriever"]), RegisterOptions(handler="classifier"))
+    assert other.handler_name == "classifier" and other.status is Status.FAILED
+    # The classifier reads its own config keys: a retriever archive's are named as the reason.
+    assert other.error is not None and "config.labels" in other.error
+    await repo.unregister("retriever", None)
+    unknown = await repo.register(str(archives["retriever"]), RegisterOptions(handler="nosuchhandler"))
+    assert unknown.status is Status.FAILED and unknown.error is not None and "nosuchhandler" in unknown.error
+    await repo.close()
