@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import kopf
-from kubernetes import client, config
 
 from shadowgate.controller import metrics
 from shadowgate.controller.analysis import EngineAnalyzer
@@ -90,14 +89,7 @@ def _post_event(body: dict[str, Any], kind: str, reason: str, message: str) -> N
 
 
 def build(settings: Settings) -> Runtime:
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config()
-    configuration = client.Configuration.get_default_copy()
-    # urllib3's default pool of 4 connections serialises kopf's worker threads on the API server.
-    configuration.connection_pool_maxsize = 32
-    api = client.ApiClient(configuration)
+    api = kube.connect(pool_size=32)
     sources: dict[specs.Source, Any] = {}
     samples = None
     router_versions: Callable[[], RouterVersions] | None = None

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from shadowgate.core.gates.observations import Unavailable
 from shadowgate.core.lifecycle.phases import Phase
 from shadowgate.core.verdicts import InconclusiveReason
-from shadowgate.sources.promapi import ONE_TRY, PrometheusAPI, PrometheusError, RetryPolicy
+from shadowgate.sources.promapi import ONE_TRY, PrometheusAPI, PrometheusError, RetryPolicy, Transport
 from shadowgate.sources.prometheus_response import parse_instant
-
-if TYPE_CHECKING:  # the test seam's type only: httpx stays inside shadowgate.sources
-    from httpx import AsyncBaseTransport
 
 MIRRORED = 'sum(increase(shadowgate_router_mirror_total{{route="{route}",result="completed"}}[{window}]))'
 _CANARY = 'sum(increase(shadowgate_router_{what}_total{{route="{route}",variant="canary"}}[{window}]))'
@@ -48,7 +45,7 @@ class PrometheusSamples:
     with its own client (an async client must not outlive the loop it was used in)."""
 
     def __init__(
-        self, base_url: str, *, policy: RetryPolicy | None = None, transport: AsyncBaseTransport | None = None
+        self, base_url: str, *, policy: RetryPolicy | None = None, transport: Transport | None = None
     ) -> None:
         self._base_url = base_url
         self._policy = policy or ONE_TRY

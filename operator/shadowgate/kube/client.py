@@ -8,10 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubernetes import client
+from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from shadowgate.kube.base import Conflict, NotFound, Obj
+
+
+def connect(pool_size: int = 32) -> client.ApiClient:
+    """An API client from in-cluster credentials, else ``KUBECONFIG``. ``pool_size``: urllib3's
+    default pool of 4 connections serialises the controller's worker threads on the API server."""
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    configuration = client.Configuration.get_default_copy()
+    configuration.connection_pool_maxsize = pool_size
+    return client.ApiClient(configuration)
 
 
 def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:

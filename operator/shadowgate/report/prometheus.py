@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from shadowgate.report.model import ReportError, Series
-from shadowgate.sources.promapi import PrometheusAPI, PrometheusError, RetryPolicy
+from shadowgate.sources.promapi import PrometheusAPI, PrometheusError, RetryPolicy, Transport
 from shadowgate.sources.prometheus_response import parse_range
-
-if TYPE_CHECKING:
-    from httpx import AsyncBaseTransport
 
 
 class RangeSource(Protocol):
@@ -26,9 +23,7 @@ class RangeSource(Protocol):
 class HttpPrometheus:
     """Synchronous for the CLI: each query runs its own event loop and client."""
 
-    def __init__(
-        self, base_url: str, *, transport: AsyncBaseTransport | None = None, timeout_s: float = 10.0
-    ) -> None:
+    def __init__(self, base_url: str, *, transport: Transport | None = None, timeout_s: float = 10.0) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ReportError(f"--prometheus must be an http(s) URL, got {base_url!r}")
         self._base = base_url.rstrip("/")

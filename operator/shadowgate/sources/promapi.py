@@ -23,6 +23,8 @@ from typing import Any
 import httpx
 
 _RETRY_STATUS = frozenset({500, 502, 503, 504})
+# The test seam's type, named here so that callers outside ``sources`` need no httpx import.
+Transport = httpx.AsyncBaseTransport
 
 
 class PrometheusError(RuntimeError):
