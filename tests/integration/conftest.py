@@ -18,45 +18,27 @@ and ``.state_dir`` (``pathlib.Path``; ``bin_dir`` holds the pinned kubectl and h
 from __future__ import annotations
 
 import os
-import pathlib
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from kubernetes import client, config
+from shadowgate.devstack.owners import claim_stack, reap_abandoned_stacks
 from shadowgate.devstack.stack import Stack
-
-OWNER_FILE = "pytest-owner.pid"
-
-
-def _reap_abandoned_stacks(base: pathlib.Path) -> None:
-    """Stop stacks of earlier test runs that were killed before their teardown ran.
-
-    pytest keeps the last few ``pytest-N`` folders; a stack in one whose owning pytest
-    process is gone would otherwise keep an API server running on a 2-core machine.
-    """
-    for owner in base.parent.glob(f"pytest-*/shadowgate-stack*/{OWNER_FILE}"):
-        try:
-            pid = int(owner.read_text().strip())
-        except (OSError, ValueError):
-            continue
-        if pid != os.getpid() and not pathlib.Path(f"/proc/{pid}").exists():
-            Stack(owner.parent).down()
-            owner.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state_dir = tmp_path_factory.mktemp("shadowgate-stack")
-    _reap_abandoned_stacks(tmp_path_factory.getbasetemp())
-    (state_dir / OWNER_FILE).write_text(f"{os.getpid()}\n")
+    reap_abandoned_stacks(tmp_path_factory.getbasetemp())
+    claim_stack(state_dir)
     # Only the fixture's own stack: a developer's SHADOWGATE_STATE_DIR must not leak in.
     environ = {k: v for k, v in os.environ.items() if k != "SHADOWGATE_STATE_DIR"}
     local = Stack(state_dir, environ=environ, log=lambda msg: print(f"[stack] {msg}"))
     try:
         local.up()
     except BaseException:
-        local.down()
+        local.down(purge=True)
         raise
     try:
         # The tests run inside the node's network namespace, as a process on a cluster's node
@@ -65,7 +47,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         with local.joined():
             yield local
     finally:
-        local.down()
+        # The folder is the session's own: purge it, containerd's copy of the images included
+        # (GBs once a test imports the model-server image).
+        local.down(purge=True)
 
 
 @pytest.fixture(scope="session")

@@ -238,7 +238,7 @@ class Platform:
             self.api.close()
         self._inside.close()
         if self.stack is not None and not self.settings.keep_up:
-            result = self.stack.down()
+            result = self.stack.down(purge=self.settings.purge)
             self.log(f"stack down: {result}")
 
 

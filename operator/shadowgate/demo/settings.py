@@ -93,6 +93,9 @@ class Settings:
     release: str = "shadowgate"
     route: str = "retriever"
     keep_up: bool = False
+    # Delete the stack's state folder on the way down (the e2e test's own stack): containerd's
+    # copy of the model-server image alone is about 9 GB. The demo keeps it for a warm re-run.
+    purge: bool = False
     # Simulated users: requests per second through the router (open loop).
     rate: float = 15.0
     seed: int = 0

@@ -248,31 +248,19 @@ def tag_dev(containerd_socket: pathlib.Path | str, image: BuiltImage, kind: str)
     """Point ``dev_name(kind)`` at ``image`` in containerd; returns the dev name."""
     alias = dev_name(kind)
     if images_in(containerd_socket).get(alias) != image.digest:
-        tools.run(
-            [
-                "ctr",
-                "--address",
-                str(containerd_socket),
-                "-n",
-                CONTAINERD_NAMESPACE,
-                "images",
-                "tag",
-                "--force",
-                image.name,
-                alias,
-            ],
-            f"ctr images tag {image.name} {alias}",
-        )
+        _ctr(containerd_socket, "tag", "--force", image.name, alias)
     return alias
+
+
+def _ctr(containerd_socket: pathlib.Path | str, *args: str) -> str:
+    """``ctr images ARGS`` in the namespace kubelet's CRI reads."""
+    argv = ["ctr", "--address", str(containerd_socket), "-n", CONTAINERD_NAMESPACE, "images", *args]
+    return tools.run(argv, f"ctr images {' '.join(args)} on {containerd_socket}")
 
 
 def images_in(containerd_socket: pathlib.Path | str) -> dict[str, str]:
     """Name -> manifest digest of every image in containerd's Kubernetes namespace."""
-    out = tools.run(
-        ["ctr", "--address", str(containerd_socket), "-n", CONTAINERD_NAMESPACE, "images", "ls"],
-        f"ctr images ls on {containerd_socket}",
-    )
-    return parse_images_ls(out)
+    return parse_images_ls(_ctr(containerd_socket, "ls"))
 
 
 def parse_images_ls(text: str) -> dict[str, str]:
@@ -294,19 +282,7 @@ def import_images(
         if present.get(image.name) == image.digest:
             continue
         start = time.monotonic()
-        tools.run(
-            [
-                "ctr",
-                "--address",
-                str(containerd_socket),
-                "-n",
-                CONTAINERD_NAMESPACE,
-                "images",
-                "import",
-                str(image.archive),
-            ],
-            f"ctr images import {image.archive}",
-        )
+        _ctr(containerd_socket, "import", str(image.archive))
         got = images_in(containerd_socket).get(image.name)
         if got != image.digest:
             raise tools.ImageBuildError(

@@ -259,7 +259,9 @@ def kubelet_config(net: NodeNetwork, paths: NodePaths, client_ca: pathlib.Path) 
         # Images are imported, never pulled: collecting one would break the next Pod that needs it.
         "imageGCHighThresholdPercent": 100,
         "imageGCLowThresholdPercent": 99,
-        "evictionHard": {"memory.available": "200Mi", "nodefs.available": "5%", "imagefs.available": "5%"},
+        # Absolute, not kubelet's percentages: the node shares the developer's disk, and 5 % of a
+        # large disk (13 GB of 252 GB here) evicted the operator while 12 GB were still free.
+        "evictionHard": {"memory.available": "200Mi", "nodefs.available": "2Gi", "imagefs.available": "2Gi"},
     }
 
 

@@ -145,14 +145,21 @@ def kube_apiserver(node: RealNode) -> ComponentSpec:
     return ComponentSpec("kube-apiserver", argv, check, node.api_port)
 
 
-def kube_controller_manager(node: RealNode) -> ComponentSpec:
+def _admin_kubeconfig(node: RealNode) -> tuple[str, ...]:
+    # The controller manager and scheduler serve their own health endpoints, authenticated and
+    # authorized against the API server with the same (admin) kubeconfig.
     kubeconfig = str(node.layout.kubeconfig)
+    return tuple(
+        f"--{flag}={kubeconfig}"
+        for flag in ("kubeconfig", "authentication-kubeconfig", "authorization-kubeconfig")
+    )
+
+
+def kube_controller_manager(node: RealNode) -> ComponentSpec:
     argv = (
         *node.net.enter(),
         str(node.bin_dir / "kube-controller-manager"),
-        f"--kubeconfig={kubeconfig}",
-        f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
+        *_admin_kubeconfig(node),
         f"--root-ca-file={node.layout.pki_file('ca.crt')}",
         f"--service-account-private-key-file={node.layout.pki_file('sa.key')}",
         "--use-service-account-credentials=false",
@@ -170,13 +177,10 @@ def kube_controller_manager(node: RealNode) -> ComponentSpec:
 
 
 def kube_scheduler(node: RealNode) -> ComponentSpec:
-    kubeconfig = str(node.layout.kubeconfig)
     argv = (
         *node.net.enter(),
         str(node.bin_dir / "kube-scheduler"),
-        f"--kubeconfig={kubeconfig}",
-        f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
+        *_admin_kubeconfig(node),
         "--leader-elect=false",
         "--bind-address=127.0.0.1",
         f"--secure-port={SCHEDULER_PORT}",
