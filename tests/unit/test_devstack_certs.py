@@ -8,19 +8,14 @@ import pytest
 from shadowgate.devstack import certs
 from shadowgate.devstack.layout import StackLayout
 
+# Every leaf the stack issues, in the order ensure_pki makes them.
+LEAF_NAMES = ["apiserver", "admin", "kubelet", "kube-proxy", "apiserver-kubelet-client"]
+
 
 @pytest.fixture(scope="module")
 def layout(tmp_path_factory: pytest.TempPathFactory) -> StackLayout:
     out = StackLayout(tmp_path_factory.mktemp("pki"))
-    assert certs.ensure_pki(out) == [
-        "ca",
-        "apiserver",
-        "admin",
-        "kubelet",
-        "kube-proxy",
-        "apiserver-kubelet-client",
-        "sa",
-    ]
+    assert certs.ensure_pki(out) == ["ca", *LEAF_NAMES, "sa"]
     return out
 
 
@@ -111,14 +106,7 @@ def test_new_ca_reissues_every_leaf(tmp_path: pathlib.Path) -> None:
     layout = StackLayout(tmp_path)
     certs.ensure_pki(layout)
     layout.pki_file("ca.crt").unlink()
-    assert certs.ensure_pki(layout) == [
-        "ca",
-        "apiserver",
-        "admin",
-        "kubelet",
-        "kube-proxy",
-        "apiserver-kubelet-client",
-    ]
+    assert certs.ensure_pki(layout) == ["ca", *LEAF_NAMES]
     certs.verify(layout.pki_file("admin.crt"), layout.pki_file("ca.crt"), "sslclient")
 
 
