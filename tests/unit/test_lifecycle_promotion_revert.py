@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from lifecycle_support import SPEC, T0, events, obs, ok, st
 from shadowgate.controller import candidate, reconcile, workload
 from shadowgate.controller import production as prod
 from shadowgate.core.lifecycle import observations as o
@@ -23,7 +24,6 @@ from shadowgate.core.lifecycle.transition import transition
 from shadowgate.kube.base import Obj
 from shadowgate.traffic import router_table
 from test_controller import FLAGS, FakeDeployments, body_for, harness, production, run, spec
-from test_lifecycle import SPEC, T0, events, obs, ok, st
 
 BEFORE = Template(
     container="model-server",

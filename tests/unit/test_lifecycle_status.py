@@ -8,12 +8,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from lifecycle_support import DOWN, SPEC, T0, bad, events, kinds, obs, ok, st, unsure
 from shadowgate.core.lifecycle import observations as o
 from shadowgate.core.lifecycle.phases import Phase
 from shadowgate.core.lifecycle.status import Status
 from shadowgate.core.lifecycle.transition import analysis_due, transition
 from shadowgate.core.verdicts import Verdict
-from test_lifecycle import DOWN, SPEC, T0, bad, events, kinds, obs, ok, st, unsure
 
 
 @pytest.mark.parametrize(
